@@ -1,0 +1,195 @@
+{{/*
+Helpers for the llm-serving chart. Every per-model value passes through "llm-serving.model" first,
+so templates read one resolved model dict and never repeat a default.
+*/}}
+
+{{- define "llm-serving.name" -}}
+{{- .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "llm-serving.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+A model entry with the runtime's defaults (values.modelDefaults.<runtime>) filled in for keys the
+entry does not set. Shallow on purpose: an object the entry sets (image, resources, probes)
+replaces the default object whole, exactly as the typed config model does.
+Usage: $m := include "llm-serving.model" (dict "root" $ "model" $raw) | fromYaml
+*/}}
+{{- define "llm-serving.model" -}}
+{{- $m := deepCopy .model -}}
+{{- $defaults := get .root.Values.modelDefaults (toString .model.runtime) | default dict -}}
+{{- range $key, $value := $defaults -}}
+{{- if not (hasKey $m $key) -}}
+{{- $_ := set $m $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- if not (hasKey $m "servedModelName") -}}
+{{- $_ := set $m "servedModelName" $m.name -}}
+{{- end -}}
+{{- toYaml $m -}}
+{{- end -}}
+
+{{/* Selector labels: only name + instance + model, so they never change on upgrade. */}}
+{{- define "llm-serving.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "llm-serving.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+llm-serving/model: {{ .model.name }}
+{{- end -}}
+
+{{- define "llm-serving.labels" -}}
+helm.sh/chart: {{ include "llm-serving.chart" .root }}
+{{ include "llm-serving.selectorLabels" . }}
+app.kubernetes.io/component: model-server
+app.kubernetes.io/version: {{ .model.image.tag | default "by-digest" | trunc 63 | trimSuffix "-" | trimSuffix "." | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+llm-serving/runtime: {{ .model.runtime }}
+{{- end -}}
+
+{{- define "llm-serving.image" -}}
+{{- if .digest -}}
+{{- printf "%s@%s" .repository .digest -}}
+{{- else -}}
+{{- printf "%s:%s" .repository .tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* KServe storage URI: hf://org/name:revision, s3://..., pvc://claim/path. */}}
+{{- define "llm-serving.storageUri" -}}
+{{- if .source.revision -}}
+{{- printf "%s:%s" .source.uri .source.revision -}}
+{{- else -}}
+{{- .source.uri -}}
+{{- end -}}
+{{- end -}}
+
+{{/* In-cluster OpenAI base URL of a model (KServe names the predictor Service <name>-predictor). */}}
+{{- define "llm-serving.baseUrl" -}}
+{{- if eq .model.runtime "vllm" -}}
+http://{{ .model.name }}-predictor.{{ .root.Release.Namespace }}.svc.cluster.local/v1
+{{- else -}}
+http://{{ .model.name }}.{{ .root.Release.Namespace }}.svc.cluster.local/v1
+{{- end -}}
+{{- end -}}
+
+{{/* Whole CPUs of a CPU quantity ("500m" -> 1, "4" -> 4, "2500m" -> 2), at least 1. */}}
+{{- define "llm-serving.wholeCpus" -}}
+{{- $cpu := toString . -}}
+{{- $n := 0 -}}
+{{- if hasSuffix "m" $cpu -}}
+{{- $n = div (atoi (trimSuffix "m" $cpu)) 1000 -}}
+{{- else -}}
+{{- $n = int (float64 $cpu) -}}
+{{- end -}}
+{{- max $n 1 -}}
+{{- end -}}
+
+{{/*
+vLLM server args (the one place they are built). The positional model tag is the directory the
+KServe storage initializer fills; tensor parallel size always equals the GPU count.
+*/}}
+{{- define "llm-serving.vllm.args" -}}
+- /mnt/models
+- --served-model-name={{ .servedModelName }}
+- --host=0.0.0.0
+- --port=8080
+- --max-model-len={{ int .maxModelLen }}
+- --gpu-memory-utilization={{ .gpuMemoryUtilization }}
+- --tensor-parallel-size={{ int .gpu.count }}
+- --dtype={{ .dtype }}
+{{- if eq .quantization "awq" }}
+- --quantization=awq
+{{- end }}
+{{- if .maxNumSeqs }}
+- --max-num-seqs={{ int .maxNumSeqs }}
+{{- end }}
+{{- if .maxNumBatchedTokens }}
+- --max-num-batched-tokens={{ int .maxNumBatchedTokens }}
+{{- end }}
+- {{ ternary "--enable-prefix-caching" "--no-enable-prefix-caching" .enablePrefixCaching }}
+- {{ ternary "--enable-chunked-prefill" "--no-enable-chunked-prefill" .enableChunkedPrefill }}
+{{- range .extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+llama-server args (the one place they are built). ctx-size is the total over all slots:
+llama-server gives each of the --parallel slots ctx-size / parallel tokens.
+*/}}
+{{- define "llm-serving.llamacpp.args" -}}
+{{- if hasPrefix "hf://" .source.uri }}
+- --hf-repo
+- {{ trimPrefix "hf://" .source.uri }}
+- --hf-file
+- {{ .ggufFile }}
+{{- else }}
+- --model
+- /mnt/models/{{ .ggufFile }}
+{{- end }}
+- --alias
+- {{ .servedModelName }}
+- --host
+- 0.0.0.0
+- --port
+- "8080"
+- --ctx-size
+- {{ mul (int .maxModelLen) (int .maxNumSeqs) | quote }}
+- --parallel
+- {{ int .maxNumSeqs | quote }}
+- --threads
+- {{ include "llm-serving.wholeCpus" .resources.cpu | quote }}
+- --metrics
+{{- range .extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* HTTP probes on the server's /health (200 only once the model is loaded). */}}
+{{- define "llm-serving.probes" -}}
+startupProbe:
+  httpGet:
+    path: /health
+    port: 8080
+  periodSeconds: {{ int .probes.periodSeconds }}
+  failureThreshold: {{ int .probes.startupFailureThreshold }}
+readinessProbe:
+  httpGet:
+    path: /health
+    port: 8080
+  periodSeconds: {{ int .probes.periodSeconds }}
+  failureThreshold: 3
+livenessProbe:
+  httpGet:
+    path: /health
+    port: 8080
+  periodSeconds: {{ int .probes.periodSeconds }}
+  failureThreshold: 6
+{{- end -}}
+
+{{- define "llm-serving.resources" -}}
+requests:
+  cpu: {{ .resources.cpu | quote }}
+  memory: {{ .resources.memory | quote }}
+  {{- if .gpu }}
+  nvidia.com/gpu: {{ int .gpu.count | quote }}
+  {{- end }}
+limits:
+  cpu: {{ .resources.cpu | quote }}
+  memory: {{ .resources.memory | quote }}
+  {{- if .gpu }}
+  nvidia.com/gpu: {{ int .gpu.count | quote }}
+  {{- end }}
+{{- end -}}
+
+{{/* Node selector: the model's own plus the GPU product label when a GPU type is pinned. */}}
+{{- define "llm-serving.nodeSelector" -}}
+{{- $sel := deepCopy (.nodeSelector | default dict) -}}
+{{- if and .gpu .gpu.product -}}
+{{- $_ := set $sel "nvidia.com/gpu.product" .gpu.product -}}
+{{- end -}}
+{{- if $sel -}}
+{{- toYaml $sel -}}
+{{- end -}}
+{{- end -}}

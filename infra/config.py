@@ -1,0 +1,377 @@
+"""The stack config model: every key an operator may write, its type, bounds and default.
+
+This module is the only place defaults live. The chart's values.yaml defaults and
+values.schema.json are generated from it (`python -m infra schema --write`), and the Pulumi program
+and `python -m infra render` parse stack config through it before anything is created.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from infra import versions
+from infra.quantity import parse_quantity
+
+# DNS-1035 label: what Kubernetes requires of Service names, which KServe derives from the model.
+DNS1035 = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+# KServe appends "-predictor-<hash>" style suffixes; keep room under the 63-character label limit.
+MODEL_NAME_MAX = 45
+
+
+class Strict(BaseModel):
+    """Base for every config object: unknown keys are errors, objects are immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+    )
+
+
+def _positive_quantity(value: str) -> str:
+    if parse_quantity(value) <= 0:
+        raise ValueError(f"must be > 0, got {value!r}")
+    return value
+
+
+Quantity = Annotated[
+    str,
+    Field(pattern=r"^[+-]?[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$", examples=["500m", "4", "16Gi"]),
+    AfterValidator(_positive_quantity),
+]
+
+
+class Image(Strict):
+    """A container image pinned by tag or digest; `latest` is refused (it changes under you)."""
+
+    repository: str = Field(min_length=1, pattern=r"^[^:@\s]+$")
+    tag: Annotated[str, Field(min_length=1, pattern=r"^[\w][\w.-]{0,127}$")] | None = None
+    digest: Annotated[str, Field(pattern=r"^sha256:[a-f0-9]{64}$")] | None = None
+
+    @field_validator("tag")
+    @classmethod
+    def _not_latest(cls, tag: str | None) -> str | None:
+        if tag == "latest":
+            raise ValueError("must be a pinned version, not 'latest', got 'latest'")
+        return tag
+
+    @model_validator(mode="after")
+    def _pinned(self) -> Image:
+        if self.tag is None and self.digest is None:
+            raise ValueError(f"image {self.repository!r} needs a pinned tag or a digest, got neither")
+        return self
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}@{self.digest}" if self.digest else f"{self.repository}:{self.tag}"
+
+
+class ModelSource(Strict):
+    """Where the weights come from. KServe's storage initializer fetches hf:// and s3:// into
+    /mnt/models; pvc:// is mounted directly."""
+
+    uri: str = Field(pattern=r"^(hf|s3|pvc)://[^\s]+$", examples=["hf://Qwen/Qwen2.5-7B-Instruct-AWQ"])
+    revision: str | None = Field(default=None, pattern=r"^[\w.-]+$")
+    """Hugging Face commit or tag; pin it so a re-upload upstream cannot change what you serve."""
+
+    @model_validator(mode="after")
+    def _revision_only_for_hf(self) -> ModelSource:
+        if self.revision and not self.uri.startswith("hf://"):
+            raise ValueError(f"revision applies to hf:// sources only, got uri {self.uri!r}")
+        return self
+
+    @property
+    def storage_uri(self) -> str:
+        """The URI in KServe's form: hf://org/name:revision."""
+        return f"{self.uri}:{self.revision}" if self.revision else self.uri
+
+
+class Toleration(Strict):
+    key: str | None = None
+    operator: Literal["Exists", "Equal"] = "Equal"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    toleration_seconds: int | None = Field(default=None, ge=0)
+
+
+class Resources(Strict):
+    """CPU and memory for the serving container (requests = limits: LLM servers are not burstable)."""
+
+    cpu: Quantity
+    memory: Quantity
+
+
+class Gpu(Strict):
+    count: int = Field(ge=1, le=8)
+    """GPUs per replica; vLLM runs tensor parallel across all of them (--tensor-parallel-size)."""
+    product: str | None = Field(default=None, examples=["NVIDIA-L4", "NVIDIA-A100-SXM4-80GB"])
+    """Value of the node label nvidia.com/gpu.product to pin the model to one GPU type."""
+
+
+class Probes(Strict):
+    """Probe timings. Startup is long because weights load before /health answers."""
+
+    period_seconds: int = Field(default=10, ge=1)
+    startup_failure_threshold: int = Field(default=90, ge=1)
+    """periodSeconds x this = how long a replica may take to load weights before it is restarted."""
+
+
+class ModelBase(Strict):
+    name: str = Field(pattern=DNS1035, max_length=MODEL_NAME_MAX)
+    """Kubernetes object name for this model (DNS-1035), unique in the stack."""
+    served_model_name: str | None = Field(default=None, min_length=1)
+    """Name clients put in the OpenAI `model` field; defaults to `name`."""
+    source: ModelSource
+    max_model_len: int = Field(gt=0)
+    """Longest request (prompt + completion) in tokens. The KV cache must hold at least one."""
+    max_num_seqs: int | None = Field(default=None, gt=0)
+    """Concurrent sequences per replica (vLLM --max-num-seqs, llama.cpp --parallel slots)."""
+    replicas: int = Field(default=1, ge=1)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+    termination_grace_period_seconds: int = Field(default=120, ge=0)
+    """A streamed completion can run for minutes; give in-flight requests time to finish."""
+    probes: Probes = Field(default_factory=Probes)
+    extra_args: list[str] = Field(default_factory=list)
+    """Escape hatch for server flags this model does not type yet. Typed flags are refused here."""
+
+    @property
+    def served_name(self) -> str:
+        return self.served_model_name or self.name
+
+
+# Flags each runtime's typed fields own; extraArgs may not repeat them (the typed value would be
+# silently overridden or duplicated, and reviewers would read the wrong number).
+VLLM_OWNED_FLAGS = frozenset(
+    {
+        "--model", "--served-model-name", "--max-model-len", "--max-num-seqs",
+        "--max-num-batched-tokens", "--gpu-memory-utilization", "--enable-prefix-caching",
+        "--no-enable-prefix-caching", "--enable-chunked-prefill", "--no-enable-chunked-prefill",
+        "--tensor-parallel-size", "-tp", "--quantization", "-q", "--port", "--host", "--dtype",
+        "--revision",
+    }
+)  # fmt: skip
+LLAMACPP_OWNED_FLAGS = frozenset(
+    {
+        "-m", "--model", "-a", "--alias", "-c", "--ctx-size", "-np", "--parallel", "-t",
+        "--threads", "--host", "--port", "--metrics", "-ngl", "--gpu-layers", "--n-gpu-layers",
+    }
+)  # fmt: skip
+
+
+def _check_extra_args(args: list[str], owned: frozenset[str]) -> list[str]:
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if flag in owned:
+            raise ValueError(f"{flag} is set by a typed field of this model; set that field instead, got {arg!r}")
+    return args
+
+
+class VllmModel(ModelBase):
+    """A KServe InferenceService served by vLLM's OpenAI-compatible server on GPUs."""
+
+    runtime: Literal["vllm"]
+    quantization: Literal["none", "awq"] = "none"
+    """awq: 4-bit AWQ weights (the source must be an AWQ checkpoint); none: FP16/BF16 weights."""
+    dtype: Literal["auto", "float16", "bfloat16"] = "auto"
+    gpu: Gpu
+    resources: Resources = Field(default_factory=lambda: Resources(cpu="4", memory="32Gi"))
+    """CPU/memory next to the GPUs; weights pass through host memory while loading."""
+    max_num_batched_tokens: int | None = Field(default=None, gt=0)
+    """Token budget of one scheduler step (prefill chunk size with chunked prefill)."""
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, lt=1)
+    """Share of each GPU's memory vLLM may use for weights + activations + KV cache."""
+    enable_prefix_caching: bool = True
+    enable_chunked_prefill: bool = True
+    image: Image = Field(
+        default_factory=lambda: Image(
+            repository=versions.VLLM_IMAGE_REPOSITORY, tag=versions.VLLM_IMAGE_TAG
+        )
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gpu_required(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            gpu = data.get("gpu")
+            count = gpu.get("count") if isinstance(gpu, dict) else None
+            if gpu is None:
+                raise ValueError("gpu: vLLM models need a gpu block with count >= 1, got none")
+            if count == 0:
+                raise ValueError("gpu.count: vLLM models need at least 1 GPU, got 0")
+        return data
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args(cls, args: list[str]) -> list[str]:
+        return _check_extra_args(args, VLLM_OWNED_FLAGS)
+
+
+GGUF_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
+
+
+class LlamaCppModel(ModelBase):
+    """A CPU Deployment running llama.cpp's llama-server on a GGUF file."""
+
+    runtime: Literal["llamacpp"]
+    gguf_file: str = Field(pattern=r"^[^/\s][^\s]*\.gguf$")
+    """GGUF file inside the source (e.g. model-Q4_K_M.gguf)."""
+    quantization: Literal[GGUF_TYPES] = "Q4_K_M"  # type: ignore[valid-type]
+    """GGUF quantization type of gguf_file, for capacity planning and labels."""
+    resources: Resources = Field(default_factory=lambda: Resources(cpu="2", memory="4Gi"))
+    """CPU limit also sets llama-server --threads."""
+    max_num_seqs: int = Field(default=1, gt=0)
+    """Parallel slots; llama-server splits ctx-size evenly, so ctx-size = maxModelLen x slots."""
+    image: Image = Field(
+        default_factory=lambda: Image(
+            repository=versions.LLAMACPP_IMAGE_REPOSITORY, tag=versions.LLAMACPP_IMAGE_TAG
+        )
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cpu_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if "gpu" in data:
+                raise ValueError(f"gpu: llama.cpp models run on CPU only here, remove gpu, got {data['gpu']!r}")
+            source = data.get("source")
+            if isinstance(source, dict) and source.get("revision") and str(source.get("uri", "")).startswith("hf://"):
+                raise ValueError(
+                    "source.revision: llama-server downloads hf:// files at their latest revision; "
+                    f"pin weights with a pvc:// or s3:// copy instead, got {source['revision']!r}"
+                )
+            if data.get("quantization") == "awq":
+                raise ValueError(
+                    f"quantization: awq is a vLLM format; llama.cpp takes a GGUF type "
+                    f"({', '.join(GGUF_TYPES)}), got 'awq'"
+                )
+        return data
+
+    @property
+    def threads(self) -> int:
+        """llama-server threads = whole CPUs of the limit (at least 1)."""
+        return max(1, int(parse_quantity(self.resources.cpu)))
+
+    @property
+    def ctx_size(self) -> int:
+        return self.max_model_len * self.max_num_seqs
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args(cls, args: list[str]) -> list[str]:
+        return _check_extra_args(args, LLAMACPP_OWNED_FLAGS)
+
+
+Model = Annotated[Union[VllmModel, LlamaCppModel], Field(discriminator="runtime")]
+
+
+def _pinned_reference(ref: str) -> str:
+    name, _, tag = ref.rpartition(":")
+    if "@sha256:" not in ref and (not name or "/" in tag or tag == "latest"):
+        raise ValueError(f"must be pinned as repository:tag (not latest) or repository@sha256:..., got {ref!r}")
+    return ref
+
+
+ImageRef = Annotated[str, Field(min_length=3), AfterValidator(_pinned_reference)]
+
+
+def _runtime_defaults(model_cls: type[ModelBase]) -> dict[str, Any]:
+    """The defaulted keys of one runtime's model, as the chart sees them (camelCase, JSON)."""
+    out: dict[str, Any] = {}
+    for name, field in model_cls.model_fields.items():
+        if field.is_required():
+            continue
+        value = field.get_default(call_default_factory=True)
+        if value is None:
+            continue
+        out[field.alias or name] = (
+            value.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if isinstance(value, BaseModel)
+            else value
+        )
+    return out
+
+
+class ModelDefaults(Strict):
+    """Defaults the chart applies to `models` entries that omit a key (Helm-only installs).
+    Generated from the typed model; the Pulumi program always passes fully resolved entries."""
+
+    vllm: dict[str, Any] = Field(default_factory=lambda: _runtime_defaults(VllmModel))
+    llamacpp: dict[str, Any] = Field(default_factory=lambda: _runtime_defaults(LlamaCppModel))
+
+
+def _unique_names(models: list[VllmModel | LlamaCppModel]) -> list[VllmModel | LlamaCppModel]:
+    """Model names become object names and served names become API routes: both must be unique."""
+    for attr, key in (("name", "name"), ("served_name", "servedModelName")):
+        seen: dict[str, int] = {}
+        for i, model in enumerate(models):
+            value = getattr(model, attr)
+            if value in seen:
+                raise ValueError(f"[{i}].{key}: duplicate of models[{seen[value]}], got {value!r}")
+            seen[value] = i
+    return models
+
+
+Models = Annotated[list[Model], AfterValidator(_unique_names)]
+
+
+class ChartValues(Strict):
+    """What the llm-serving chart takes: its values.schema.json is generated from this model."""
+
+    models: Models = Field(default_factory=list)
+    storage_secret_name: str | None = Field(default=None, pattern=DNS1035)
+    """Secret with HF_TOKEN (and/or AWS_* keys) used to download weights; created by Pulumi
+    from the stack's secret config, or by hand for Helm-only installs."""
+    model_defaults: ModelDefaults = Field(default_factory=ModelDefaults)
+    shm_size_limit: Quantity = "4Gi"
+    """/dev/shm size for tensor-parallel vLLM pods; memory-backed, so it counts against the pod's
+    memory limit. NCCL needs far more than the container runtime's 64Mi default."""
+    storage_initializer_image: ImageRef = versions.KSERVE_STORAGE_INITIALIZER_IMAGE
+    test_image: ImageRef = versions.CURL_IMAGE
+    """Image of the `helm test` pods that call each model's /v1/models."""
+
+
+# What the loaders put in place of a value Pulumi stores encrypted (`secure:`): the model only
+# needs to know a secret is set, and must never hold its plaintext.
+SECRET = "[secret]"
+
+
+class StackConfig(Strict):
+    """Everything under the `llm-platform:` prefix of a Pulumi.<stack>.yaml."""
+
+    namespace: str = Field(default="llm-serving", pattern=DNS1035, max_length=63)
+    release_name: str = Field(default="llm", pattern=DNS1035, max_length=30)
+    """Helm release name of the per-model chart."""
+    models: Models = Field(default_factory=list)
+    hf_token: Literal[SECRET] | None = None
+    """Hugging Face token for gated weights. Set only with `pulumi config set --secret hfToken`;
+    the loader replaces the encrypted value with a marker, so plaintext never reaches this model."""
+
+    @field_validator("hf_token", mode="before")
+    @classmethod
+    def _secret_only(cls, value: Any) -> Any:
+        if value is not None and value != SECRET:
+            # Never echo the value: it is a credential written in plaintext.
+            raise ValueError("found in plaintext; remove it and run `pulumi config set --secret hfToken`")
+        return value
+
+    def chart_values(self, storage_secret_name: str | None = None) -> ChartValues:
+        return ChartValues(models=self.models, storage_secret_name=storage_secret_name)
+
+
+def chart_values_dict(values: ChartValues) -> dict[str, Any]:
+    """The values dict the chart receives: camelCase keys, every default resolved, no nulls."""
+    return values.model_dump(mode="json", by_alias=True, exclude_none=True)
+
