@@ -57,7 +57,9 @@ class Image(Strict):
     """A container image pinned by tag or digest; `latest` is refused (it changes under you)."""
 
     repository: str = Field(min_length=1, pattern=r"^[^:@\s]+$")
-    tag: Annotated[str, Field(min_length=1, pattern=r"^[\w][\w.-]{0,127}$")] | None = None
+    tag: Annotated[str, Field(min_length=1, pattern=r"^[\w][\w.-]{0,127}$")] | None = Field(
+        default=None, json_schema_extra={"not": {"const": "latest"}}
+    )
     digest: Annotated[str, Field(pattern=r"^sha256:[a-f0-9]{64}$")] | None = None
 
     @field_validator("tag")
@@ -284,7 +286,14 @@ def _pinned_reference(ref: str) -> str:
     return ref
 
 
-ImageRef = Annotated[str, Field(min_length=3), AfterValidator(_pinned_reference)]
+ImageRef = Annotated[
+    str,
+    Field(
+        pattern=r"^\S+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$",
+        json_schema_extra={"not": {"pattern": ":latest$"}},
+    ),
+    AfterValidator(_pinned_reference),
+]
 
 
 def _runtime_defaults(model_cls: type[ModelBase]) -> dict[str, Any]:
@@ -346,6 +355,8 @@ class ChartValues(Strict):
 # What the loaders put in place of a value Pulumi stores encrypted (`secure:`): the model only
 # needs to know a secret is set, and must never hold its plaintext.
 SECRET = "[secret]"
+# Name of the Secret the program creates from hfToken; the chart's pods read it.
+STORAGE_SECRET_NAME = "model-storage"
 
 
 class StackConfig(Strict):
@@ -367,8 +378,10 @@ class StackConfig(Strict):
             raise ValueError("found in plaintext; remove it and run `pulumi config set --secret hfToken`")
         return value
 
-    def chart_values(self, storage_secret_name: str | None = None) -> ChartValues:
-        return ChartValues(models=self.models, storage_secret_name=storage_secret_name)
+    def chart_values(self) -> ChartValues:
+        return ChartValues(
+            models=self.models, storage_secret_name=STORAGE_SECRET_NAME if self.hf_token else None
+        )
 
 
 def chart_values_dict(values: ChartValues) -> dict[str, Any]:

@@ -32,6 +32,10 @@ KSERVE_STORAGE_INITIALIZER_IMAGE = f"kserve/storage-initializer:{KSERVE_VERSION}
 # Image used by the chart's `helm test` hook to call /v1/models.
 CURL_IMAGE = "curlimages/curl:8.17.0"
 
+# Kubernetes minor the chart is validated against (kubernetes-validate schemas, lint kubeVersion)
+# and that the local end-to-end cluster runs. KServe v0.20 needs 1.32+.
+KUBERNETES_VERSION = "1.35.0"
+
 PINS = {
     "vllm": VLLM_VERSION,
     "vllm-torch": VLLM_TORCH_VERSION,
@@ -41,6 +45,7 @@ PINS = {
     "llamacpp-image": f"{LLAMACPP_IMAGE_REPOSITORY}:{LLAMACPP_IMAGE_TAG}",
     "curl-image": CURL_IMAGE,
     "kserve": KSERVE_VERSION,
+    "kubernetes": KUBERNETES_VERSION,
 }
 
 

@@ -1,0 +1,73 @@
+"""`python -m infra ...`: commands that need no cluster and no Pulumi engine.
+
+  render  --stack NAME | --config-file PATH  --out DIR   manifests the Chart would apply
+  schema  --write | --check                               regenerate / verify chart values files
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from infra import chart
+from infra.stack import ConfigError, load_stack_file, stack_file
+
+
+def _config_source(args: argparse.Namespace) -> Path:
+    return Path(args.config_file) if args.config_file else stack_file(args.stack)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    config = load_stack_file(_config_source(args))
+    objects = chart.render(config.chart_values(), release=config.release_name, namespace=config.namespace)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("*.yaml"):
+        stale.unlink()  # the directory mirrors exactly one render
+    for obj in objects:
+        (out / chart.object_file_name(obj)).write_text(yaml.safe_dump(obj, sort_keys=False))
+    print(f"wrote {len(objects)} objects for {len(config.models)} models to {out}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    if args.write:
+        for path in chart.write_generated():
+            print(f"wrote {path}")
+        return 0
+    stale = chart.stale_files()
+    for path in stale:
+        print(f"{path}: stale; run `python -m infra schema --write` and commit the result", file=sys.stderr)
+    return 1 if stale else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    render = sub.add_parser("render", help="write the manifests the Chart would apply, one file per object")
+    source = render.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="stack name: reads stacks/Pulumi.<stack>.yaml")
+    source.add_argument("--config-file", help="any Pulumi stack config file")
+    render.add_argument("--out", required=True, help="output directory")
+    render.set_defaults(func=cmd_render)
+
+    schema = sub.add_parser("schema", help="chart values.schema.json and values.yaml from the config model")
+    mode = schema.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--write", action="store_true", help="regenerate the files")
+    mode.add_argument("--check", action="store_true", help="exit 1 if a committed file is stale")
+    schema.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        for line in err.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return 2

@@ -1,0 +1,51 @@
+"""ModelServing: the llm-serving chart for one stack's models, deployed with helm.v4.Chart so every
+rendered object is its own child resource in `pulumi preview` and visible to policy packs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.chart import CHART_DIR
+from infra.config import ChartValues, chart_values_dict
+from infra.endpoints import base_url
+
+
+@dataclass
+class ModelServingArgs:
+    namespace: pulumi.Input[str]
+    """Namespace the chart's objects go to (link it to the Namespace resource's name)."""
+    values: ChartValues
+    """Validated chart values: every model fully resolved, so the chart applies no defaults."""
+    release_name: str = "llm"
+
+
+class ModelServing(pulumi.ComponentResource):
+    endpoints: pulumi.Output[dict[str, dict[str, str]]]
+    """Per model name: servedModelName, baseUrl (in-cluster OpenAI base URL), runtime."""
+
+    def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:serving:ModelServing", name, None, opts)
+        self.chart = k8s.helm.v4.Chart(
+            f"{name}-chart",
+            k8s.helm.v4.ChartArgs(
+                # Relative to the program's working directory so the input, and thus the diff,
+                # is the same on every machine whatever the checkout path.
+                chart=os.path.relpath(CHART_DIR),
+                name=args.release_name,
+                namespace=args.namespace,
+                values=chart_values_dict(args.values),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        namespace = pulumi.Output.from_input(args.namespace)
+        self.endpoints = namespace.apply(
+            lambda ns: {
+                m.name: {"servedModelName": m.served_name, "baseUrl": base_url(m, ns), "runtime": m.runtime}
+                for m in args.values.models
+            }
+        )
+        self.register_outputs({"endpoints": self.endpoints})

@@ -1,0 +1,41 @@
+"""The Pulumi program's composition: config first (bad config fails before any resource), then
+the namespace, the weights-download secret, and the model chart."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from infra.components.model_serving import ModelServing, ModelServingArgs
+from infra.config import STORAGE_SECRET_NAME
+from infra.stack import ConfigError, load_pulumi_config
+
+
+def main() -> dict[str, pulumi.Output]:
+    """Build the stack and export what smoke tests need; returns the exports (for tests)."""
+    try:
+        config = load_pulumi_config()
+    except ConfigError as err:
+        raise pulumi.RunError("invalid stack config:\n" + "\n".join(err.lines)) from None
+
+    namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=config.namespace))
+    depends_on: list[pulumi.Resource] = []
+    if config.hf_token:
+        depends_on.append(
+            k8s.core.v1.Secret(
+                "model-storage",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_SECRET_NAME, namespace=namespace.metadata.name),
+                string_data={"HF_TOKEN": pulumi.Config().require_secret("hfToken")},
+            )
+        )
+    serving = ModelServing(
+        "models",
+        ModelServingArgs(
+            namespace=namespace.metadata.name, values=config.chart_values(), release_name=config.release_name
+        ),
+        opts=pulumi.ResourceOptions(depends_on=depends_on),
+    )
+    exports = {"namespace": namespace.metadata.name, "models": serving.endpoints}
+    for key, value in exports.items():
+        pulumi.export(key, value)
+    return exports

@@ -1,0 +1,146 @@
+"""Shared fixtures: model config builders, the values matrix, chart rendering on the real Helm
+engine, and vLLM's own argument parser from the cached vLLM venv."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from infra.chart import render
+from infra.config import StackConfig
+from infra.stack import load_stack_file, parse
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STACK_FILES = sorted((REPO_ROOT / "stacks").glob("Pulumi.*.yaml"))
+
+
+def vllm_entry(**overrides: Any) -> dict[str, Any]:
+    entry = {
+        "name": "qwen-fp16",
+        "runtime": "vllm",
+        "source": {"uri": "hf://Qwen/Qwen2.5-7B-Instruct", "revision": "a09a354"},
+        "gpu": {"count": 1, "product": "NVIDIA-L4"},
+        "maxModelLen": 4096,
+    }
+    entry.update(overrides)
+    return entry
+
+
+def llamacpp_entry(**overrides: Any) -> dict[str, Any]:
+    entry = {
+        "name": "tiny",
+        "runtime": "llamacpp",
+        "source": {"uri": "hf://TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF"},
+        "ggufFile": "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf",
+        "maxModelLen": 2048,
+        "maxNumSeqs": 2,
+        "resources": {"cpu": "2500m", "memory": "2Gi"},
+    }
+    entry.update(overrides)
+    return entry
+
+
+# The values matrix every chart-tier test runs over, next to the committed stacks.
+MATRIX: dict[str, list[dict[str, Any]]] = {
+    "vllm-fp16": [vllm_entry()],
+    "vllm-awq": [
+        vllm_entry(
+            name="qwen-awq",
+            source={"uri": "hf://Qwen/Qwen2.5-7B-Instruct-AWQ"},
+            quantization="awq",
+            maxNumSeqs=64,
+            maxNumBatchedTokens=4096,
+        )
+    ],
+    "vllm-tp2": [
+        vllm_entry(
+            name="llama-tp2",
+            source={"uri": "pvc://models/llama-3.1-70b-awq"},
+            quantization="awq",
+            gpu={"count": 2},
+            enablePrefixCaching=False,
+            enableChunkedPrefill=False,
+            image={"repository": "vllm/vllm-openai", "digest": "sha256:" + "a" * 64},
+            extraArgs=["--enable-log-requests"],
+        )
+    ],
+    "llamacpp-hf": [llamacpp_entry()],
+    "llamacpp-pvc": [llamacpp_entry(name="tiny-pvc", source={"uri": "pvc://gguf-models/tinyllama"})],
+    "llamacpp-s3": [llamacpp_entry(name="tiny-s3", source={"uri": "s3://bucket/gguf/tinyllama"})],
+    "mixed-with-token": [vllm_entry(), llamacpp_entry()],
+}
+
+
+def matrix_config(case: str) -> StackConfig:
+    raw: dict[str, Any] = {"namespace": "llm-test", "models": MATRIX[case]}
+    if case.endswith("with-token"):
+        raw["hfToken"] = "[secret]"
+    return parse(raw)
+
+
+def all_configs() -> list[tuple[str, StackConfig]]:
+    stacks = [(f"stack-{p.name.split('.')[1]}", load_stack_file(p)) for p in STACK_FILES]
+    return stacks + [(f"matrix-{case}", matrix_config(case)) for case in MATRIX]
+
+
+CONFIGS = all_configs()
+
+
+@pytest.fixture(params=[c for c, _ in CONFIGS], ids=[c for c, _ in CONFIGS])
+def config(request: pytest.FixtureRequest) -> StackConfig:
+    return dict(CONFIGS)[request.param]
+
+
+@pytest.fixture
+def rendered(config: StackConfig) -> list[dict[str, Any]]:
+    """The objects of one config as the Helm engine renders them, `helm test` hooks included."""
+    return render(config.chart_values(), release=config.release_name, namespace=config.namespace, include_hooks=True)
+
+
+@pytest.fixture
+def render_models() -> Callable[..., list[dict[str, Any]]]:
+    """Render a list of raw model entries (validated through the config model first)."""
+
+    def _render(*entries: dict[str, Any], hooks: bool = False) -> list[dict[str, Any]]:
+        config = parse({"namespace": "llm-test", "models": list(entries)})
+        return render(config.chart_values(), release="llm", namespace="llm-test", include_hooks=hooks)
+
+    return _render
+
+
+def objects_of(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+@pytest.fixture(scope="session")
+def vllm_python() -> str:
+    """Python of the cached vLLM venv; built on first use (minutes, once per vLLM pin)."""
+    result = subprocess.run(
+        ["bash", str(REPO_ROOT / "tools" / "vllm-venv.sh")], capture_output=True, text=True, cwd=REPO_ROOT
+    )
+    if result.returncode != 0:
+        pytest.fail(f"tools/vllm-venv.sh failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def vllm_parse(vllm_python: str) -> Callable[[list[list[str]]], list[dict[str, Any]]]:
+    """Parse arg lists with the pinned vLLM release's serve parser (one process for all)."""
+
+    def _parse(arg_lists: list[list[str]]) -> list[dict[str, Any]]:
+        result = subprocess.run(
+            [vllm_python, str(REPO_ROOT / "tests" / "vllm_argcheck.py")],
+            input=json.dumps(arg_lists),
+            capture_output=True,
+            text=True,
+            env={"VLLM_TARGET_DEVICE": "cpu", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+            timeout=300,
+        )
+        assert result.returncode == 0, f"vllm_argcheck.py failed:\n{result.stderr[-3000:]}"
+        return json.loads(result.stdout)
+
+    return _parse

@@ -1,0 +1,156 @@
+"""Bad stack config: each case fails with one line naming the key path and the bad value."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, llamacpp_entry, vllm_entry
+
+from infra.stack import ConfigError, load_stack_file, parse
+
+CASES = {
+    "unknown-key": (
+        {"models": [vllm_entry(maxModelLenn=4096)]},
+        "models[0].maxModelLenn: unknown key (did you mean maxModelLen?), got 4096",
+    ),
+    "unknown-top-level-key": ({"modelz": []}, "modelz: unknown key (did you mean models?), got []"),
+    "duplicate-name": (
+        {"models": [vllm_entry(name="m"), llamacpp_entry(name="m")]},
+        "models[1].name: duplicate of models[0], got 'm'",
+    ),
+    "duplicate-served-name": (
+        {"models": [vllm_entry(name="a", servedModelName="x"), llamacpp_entry(name="b", servedModelName="x")]},
+        "models[1].servedModelName: duplicate of models[0], got 'x'",
+    ),
+    "name-not-dns1035": (
+        {"models": [vllm_entry(name="Llama_3")]},
+        "models[0].name: must match ^[a-z]([-a-z0-9]*[a-z0-9])?$, got 'Llama_3'",
+    ),
+    "name-starts-with-digit": (
+        {"models": [vllm_entry(name="3b")]},
+        "models[0].name: must match ^[a-z]([-a-z0-9]*[a-z0-9])?$, got '3b'",
+    ),
+    "awq-on-llamacpp": (
+        {"models": [llamacpp_entry(quantization="awq")]},
+        "models[0].quantization: awq is a vLLM format; llama.cpp takes a GGUF type "
+        "(F32, F16, BF16, Q8_0, Q6_K, Q5_K_M, Q5_0, Q4_K_M, Q4_0, Q3_K_M, Q2_K), got 'awq'",
+    ),
+    "vllm-zero-gpus": (
+        {"models": [vllm_entry(gpu={"count": 0})]},
+        "models[0].gpu.count: vLLM models need at least 1 GPU, got 0",
+    ),
+    "vllm-no-gpu-block": (
+        {"models": [{k: v for k, v in vllm_entry().items() if k != "gpu"}]},
+        "models[0].gpu: vLLM models need a gpu block with count >= 1, got none",
+    ),
+    "llamacpp-asks-for-gpu": (
+        {"models": [llamacpp_entry(gpu={"count": 1})]},
+        "models[0].gpu: llama.cpp models run on CPU only here, remove gpu, got {'count': 1}",
+    ),
+    "negative-max-model-len": (
+        {"models": [vllm_entry(), vllm_entry(name="b", maxModelLen=-5)]},
+        "models[1].maxModelLen: must be > 0, got -5",
+    ),
+    "zero-max-num-seqs": ({"models": [vllm_entry(maxNumSeqs=0)]}, "models[0].maxNumSeqs: must be > 0, got 0"),
+    "zero-cpu": (
+        {"models": [llamacpp_entry(resources={"cpu": "0", "memory": "1Gi"})]},
+        "models[0].resources.cpu: must be > 0, got '0'",
+    ),
+    "negative-memory": (
+        {"models": [llamacpp_entry(resources={"cpu": "1", "memory": "-1Gi"})]},
+        "models[0].resources.memory: must be > 0, got '-1Gi'",
+    ),
+    "zero-replicas": ({"models": [vllm_entry(replicas=0)]}, "models[0].replicas: must be >= 1, got 0"),
+    "gpu-util-too-high": (
+        {"models": [vllm_entry(gpuMemoryUtilization=1.0)]},
+        "models[0].gpuMemoryUtilization: must be < 1.0, got 1.0",
+    ),
+    "gpu-util-zero": (
+        {"models": [vllm_entry(gpuMemoryUtilization=0)]},
+        "models[0].gpuMemoryUtilization: must be > 0.0, got 0",
+    ),
+    "image-latest": (
+        {"models": [vllm_entry(image={"repository": "vllm/vllm-openai", "tag": "latest"})]},
+        "models[0].image.tag: must be a pinned version, not 'latest', got 'latest'",
+    ),
+    "image-no-tag": (
+        {"models": [vllm_entry(image={"repository": "vllm/vllm-openai"})]},
+        "models[0].image: image 'vllm/vllm-openai' needs a pinned tag or a digest, got neither",
+    ),
+    "extra-args-repeat-typed-flag": (
+        {"models": [vllm_entry(extraArgs=["--max-model-len=8192"])]},
+        "models[0].extraArgs: --max-model-len is set by a typed field of this model; "
+        "set that field instead, got '--max-model-len=8192'",
+    ),
+    "llamacpp-extra-args-repeat-typed-flag": (
+        {"models": [llamacpp_entry(extraArgs=["--ctx-size", "8192"])]},
+        "models[0].extraArgs: --ctx-size is set by a typed field of this model; "
+        "set that field instead, got '--ctx-size'",
+    ),
+    "unknown-runtime": (
+        {"models": [vllm_entry(runtime="tgi")]},
+        "models[0].runtime: must be one of 'vllm', 'llamacpp', got 'tgi'",
+    ),
+    "plaintext-hf-token": (
+        {"hfToken": "hf_plaintext"},
+        "hfToken: found in plaintext; remove it and run `pulumi config set --secret hfToken`",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_config_names_key_and_value(case: str) -> None:
+    raw, expected = CASES[case]
+    with pytest.raises(ConfigError) as err:
+        parse(raw)
+    assert err.value.lines == [expected]
+
+
+def test_plaintext_token_is_not_echoed() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse({"hfToken": "hf_plaintext"})
+    assert "hf_plaintext" not in str(err.value)
+
+
+def test_unparseable_yaml_names_the_line(tmp_path: Path) -> None:
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text("config:\n  llm-platform:models: [\n")
+    with pytest.raises(ConfigError) as err:
+        load_stack_file(bad)
+    assert len(err.value.lines) == 1
+    assert err.value.lines[0].startswith(f"{bad}: unparseable YAML at line 3")
+
+
+def _run_render(config_file: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infra", "render", "--config-file", str(config_file), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+
+
+def test_render_cli_rejects_bad_config_without_traceback_or_output(tmp_path: Path) -> None:
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text(
+        "config:\n  llm-platform:models:\n"
+        "    - {name: a, runtime: llamacpp, source: {uri: 'hf://x/y'}, ggufFile: m.gguf, maxModelLen: -5}\n"
+    )
+    out = tmp_path / "out"
+    result = _run_render(bad, out)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: models[0].maxModelLen: must be > 0, got -5"
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_render_cli_rejects_unparseable_yaml(tmp_path: Path) -> None:
+    bad = tmp_path / "Pulumi.bad.yaml"
+    bad.write_text("config: {llm-platform:namespace: [\n")
+    result = _run_render(bad, tmp_path / "out")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "unparseable YAML" in result.stderr and "Traceback" not in result.stderr

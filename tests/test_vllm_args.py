@@ -1,0 +1,64 @@
+"""vLLM args tier: the container args the chart renders are parsed by the serve argument parser
+of the same vLLM release the image pins, run from the cached vLLM venv (tools/vllm-venv.sh)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CONFIGS, objects_of, vllm_entry
+
+from infra.chart import render
+
+pytestmark = pytest.mark.vllm_parser
+
+VLLM_MODELS = [
+    (case, config, model)
+    for case, config in CONFIGS
+    for model in config.models
+    if model.runtime == "vllm"
+]
+
+
+def _rendered_args(config, model) -> list[str]:
+    objects = render(config.chart_values(), release=config.release_name, namespace=config.namespace)
+    runtime = next(o for o in objects_of(objects, "ServingRuntime") if o["metadata"]["name"] == f"{model.name}-vllm")
+    container = runtime["spec"]["containers"][0]
+    assert container["command"] == ["vllm", "serve"]
+    return container["args"]
+
+
+def test_every_rendered_vllm_model_parses_with_its_typed_values(vllm_parse) -> None:
+    arg_lists = [_rendered_args(config, model) for _, config, model in VLLM_MODELS]
+    results = vllm_parse(arg_lists)
+    assert len(results) == len(VLLM_MODELS) > 0
+    for (case, _, model), result in zip(VLLM_MODELS, results):
+        assert result["ok"], f"{case}/{model.name}: {result['error']}"
+        parsed = result["parsed"]
+        assert parsed["model_tag"] == "/mnt/models"
+        assert parsed["served_model_name"] == [model.served_name]
+        assert parsed["max_model_len"] == model.max_model_len
+        assert parsed["tensor_parallel_size"] == model.gpu.count
+        assert parsed["gpu_memory_utilization"] == model.gpu_memory_utilization
+        assert parsed["quantization"] == ("awq" if model.quantization == "awq" else None)
+        assert parsed["max_num_seqs"] == model.max_num_seqs
+        assert parsed["max_num_batched_tokens"] == model.max_num_batched_tokens
+        assert parsed["enable_prefix_caching"] is model.enable_prefix_caching
+        assert parsed["enable_chunked_prefill"] is model.enable_chunked_prefill
+        assert parsed["port"] == 8080
+
+
+@pytest.mark.parametrize(
+    "bad_flag",
+    ["--max-num-seqz=4", "--use-v2-block-manager", "--disable-log-requestz"],
+    ids=["misspelt", "removed-in-v0.6", "misspelt-boolean"],
+)
+def test_parser_rejects_unknown_flag(render_models, vllm_parse, bad_flag: str) -> None:
+    runtime = objects_of(render_models(vllm_entry(extraArgs=[bad_flag])), "ServingRuntime")[0]
+    [result] = vllm_parse([runtime["spec"]["containers"][0]["args"]])
+    assert not result["ok"]
+    assert bad_flag.split("=")[0] in result["error"]
+
+
+def test_parser_rejects_a_flag_that_needs_a_partner(render_models, vllm_parse) -> None:
+    runtime = objects_of(render_models(vllm_entry(extraArgs=["--enable-auto-tool-choice"])), "ServingRuntime")[0]
+    [result] = vllm_parse([runtime["spec"]["containers"][0]["args"]])
+    assert not result["ok"] and "--tool-call-parser" in result["error"]
