@@ -1,4 +1,4 @@
-"""The llm-serving chart from Python: generated values files, offline rendering with the real Helm
+"""The llm-serving chart from Python: generated values files (and the README's config reference), offline rendering with the real Helm
 engine (helm-python-sdk), and splitting the result into one object per file."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from infra.config import ChartValues, chart_values_dict
 
 CHART_DIR = Path(__file__).resolve().parent.parent / "charts" / "llm-serving"
 SCHEMA_FILE = CHART_DIR / "values.schema.json"
+README_FILE = CHART_DIR.parent.parent / "README.md"
 VALUES_FILE = CHART_DIR / "values.yaml"
 
 _VALUES_HEADER = """\
@@ -63,9 +64,12 @@ def values_yaml() -> str:
 
 
 def generated_files() -> dict[Path, str]:
+    from infra.docs import with_reference
+
     return {
         SCHEMA_FILE: json.dumps(values_schema(), indent=2, sort_keys=True) + "\n",
         VALUES_FILE: values_yaml(),
+        README_FILE: with_reference(README_FILE.read_text()),
     }
 
 

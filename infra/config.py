@@ -57,6 +57,7 @@ class Image(Strict):
     """A container image pinned by tag or digest; `latest` is refused (it changes under you)."""
 
     repository: str = Field(min_length=1, pattern=r"^[^:@\s]+$")
+    """Image repository, e.g. a mirror in an air-gapped registry."""
     tag: Annotated[str, Field(min_length=1, pattern=r"^[\w][\w.-]{0,127}$")] | None = Field(
         default=None, json_schema_extra={"not": {"const": "latest"}}
     )
@@ -102,6 +103,7 @@ class ModelSource(Strict):
 
 class Toleration(Strict):
     key: str | None = None
+    """Taint key (Kubernetes toleration fields, camelCase)."""
     operator: Literal["Exists", "Equal"] = "Equal"
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
@@ -136,16 +138,21 @@ class ModelBase(Strict):
     served_model_name: str | None = Field(default=None, min_length=1)
     """Name clients put in the OpenAI `model` field; defaults to `name`."""
     source: ModelSource
+    """Where the weights come from: hf://org/name, s3://bucket/prefix or pvc://claim/path."""
     max_model_len: int = Field(gt=0)
     """Longest request (prompt + completion) in tokens. The KV cache must hold at least one."""
     max_num_seqs: int | None = Field(default=None, gt=0)
     """Concurrent sequences per replica (vLLM --max-num-seqs, llama.cpp --parallel slots)."""
     replicas: int = Field(default=1, ge=1)
+    """Fixed replica count (autoscaling is configured separately)."""
     node_selector: dict[str, str] = Field(default_factory=dict)
+    """Extra node labels the pods must match (the GPU product label is added from gpu.product)."""
     tolerations: list[Toleration] = Field(default_factory=list)
+    """Taints the pods tolerate; vLLM pods always tolerate nvidia.com/gpu:NoSchedule."""
     termination_grace_period_seconds: int = Field(default=120, ge=0)
     """A streamed completion can run for minutes; give in-flight requests time to finish."""
     probes: Probes = Field(default_factory=Probes)
+    """Health probe timing on the server's /health endpoint."""
     extra_args: list[str] = Field(default_factory=list)
     """Escape hatch for server flags this model does not type yet. Typed flags are refused here."""
 
@@ -185,10 +192,13 @@ class VllmModel(ModelBase):
     """A KServe InferenceService served by vLLM's OpenAI-compatible server on GPUs."""
 
     runtime: Literal["vllm"]
+    """Serving engine: vLLM behind a KServe InferenceService."""
     quantization: Literal["none", "awq"] = "none"
     """awq: 4-bit AWQ weights (the source must be an AWQ checkpoint); none: FP16/BF16 weights."""
     dtype: Literal["auto", "float16", "bfloat16"] = "auto"
+    """Weight/activation dtype; auto takes the checkpoint's (AWQ checkpoints are float16)."""
     gpu: Gpu
+    """GPUs per replica and, optionally, the GPU product to schedule on."""
     resources: Resources = Field(default_factory=lambda: Resources(cpu="4", memory="32Gi"))
     """CPU/memory next to the GPUs; weights pass through host memory while loading."""
     max_num_batched_tokens: int | None = Field(default=None, gt=0)
@@ -196,12 +206,15 @@ class VllmModel(ModelBase):
     gpu_memory_utilization: float = Field(default=0.9, gt=0, lt=1)
     """Share of each GPU's memory vLLM may use for weights + activations + KV cache."""
     enable_prefix_caching: bool = True
+    """Reuse KV blocks of shared prompt prefixes (system prompts, multi-turn chats)."""
     enable_chunked_prefill: bool = True
+    """Split long prompts into chunks so decodes of running requests are not stalled."""
     image: Image = Field(
         default_factory=lambda: Image(
             repository=versions.VLLM_IMAGE_REPOSITORY, tag=versions.VLLM_IMAGE_TAG
         )
     )
+    """Server image; the default is the vLLM release the argument-parser tests run."""
 
     @model_validator(mode="before")
     @classmethod
@@ -228,6 +241,7 @@ class LlamaCppModel(ModelBase):
     """A CPU Deployment running llama.cpp's llama-server on a GGUF file."""
 
     runtime: Literal["llamacpp"]
+    """Serving engine: llama.cpp's llama-server in a plain Deployment on CPUs."""
     gguf_file: str = Field(pattern=r"^[^/\s][^\s]*\.gguf$")
     """GGUF file inside the source (e.g. model-Q4_K_M.gguf)."""
     quantization: Literal[GGUF_TYPES] = "Q4_K_M"  # type: ignore[valid-type]
@@ -241,6 +255,7 @@ class LlamaCppModel(ModelBase):
             repository=versions.LLAMACPP_IMAGE_REPOSITORY, tag=versions.LLAMACPP_IMAGE_TAG
         )
     )
+    """Server image; the default matches the llama.cpp build the smoke tests run."""
 
     @model_validator(mode="before")
     @classmethod
@@ -363,9 +378,11 @@ class StackConfig(Strict):
     """Everything under the `llm-platform:` prefix of a Pulumi.<stack>.yaml."""
 
     namespace: str = Field(default="llm-serving", pattern=DNS1035, max_length=63)
+    """Namespace the program creates and deploys every model into."""
     release_name: str = Field(default="llm", pattern=DNS1035, max_length=30)
     """Helm release name of the per-model chart."""
     models: Models = Field(default_factory=list)
+    """The models this environment serves; see the two runtime tables below."""
     hf_token: Literal[SECRET] | None = None
     """Hugging Face token for gated weights. Set only with `pulumi config set --secret hfToken`;
     the loader replaces the encrypted value with a marker, so plaintext never reaches this model."""

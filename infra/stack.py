@@ -60,13 +60,16 @@ def load_pulumi_config() -> StackConfig:
     """Parse the config of the running Pulumi program (all keys under our project prefix)."""
     from pulumi.runtime import config as runtime_config
 
+    # The language host hands config over with set_all_config (older hosts: the PULUMI_CONFIG
+    # environment variable); read both so no key escapes validation.
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    env_secret_keys = set(runtime_config.get_config_secret_keys_env())
     raw: dict[str, Any] = {}
-    secret_keys = set(runtime_config.get_config_secret_keys_env())
-    for key, value in runtime_config.get_config_env().items():
+    for key, value in values.items():
         prefix, _, name = key.partition(":")
         if prefix != PROJECT:
             continue
-        if key in secret_keys:
+        if runtime_config.is_config_secret(key) or key in env_secret_keys:
             raw[name] = SECRET
         elif isinstance(value, str) and value[:1] in "[{":
             raw[name] = json.loads(value)  # Pulumi passes structured values as JSON

@@ -1,0 +1,41 @@
+# Everything a fresh machine needs, from the project's own files. The README's two commands:
+#   make local   main job: set up, then render the `local` stack (the end-to-end issue turns this
+#                into a real `pulumi up` against a local API server)
+#   make test    set up, then run every test tier
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK ?= local
+
+.PHONY: setup local render test schema clean
+
+setup: $(VENV)/.installed vllm-venv
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+# vLLM's own argument parser for the args test tier (cached under ~/.cache, keyed by vLLM pin).
+.PHONY: vllm-venv
+vllm-venv: $(VENV)/.installed
+	@bash tools/vllm-venv.sh >/dev/null
+
+local: setup
+	$(PY) -m infra render --stack local --out out/local
+	@ls out/local
+
+render: $(VENV)/.installed
+	$(PY) -m infra render --stack $(STACK) --out out/$(STACK)
+
+schema: $(VENV)/.installed
+	$(PY) -m infra schema --write
+
+# pytest exit code 5 means no test ran: that must fail, not pass silently.
+test: setup
+	$(PY) -m infra schema --check
+	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,121 @@
+"""Unit tier with Pulumi mocks: stack config -> namespace, storage secret, chart inputs, exports."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pytest
+from conftest import llamacpp_entry, vllm_entry
+
+PROJECT = "llm-platform"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        outputs = dict(args.inputs)
+        if args.typ == "kubernetes:core/v1:Namespace":
+            outputs["metadata"] = {**outputs.get("metadata", {}), "name": args.inputs["metadata"]["name"]}
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+
+def run_program(config: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> tuple[RecordingMocks, dict]:
+    """Run infra.program.main() under mocks with the given project config; return mocks + exports."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="unit", preview=False)
+    pulumi.runtime.set_all_config(
+        {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
+        [f"{PROJECT}:{k}" for k in secret_keys],
+    )
+    from infra.program import main
+
+    exports: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output:
+        outputs = main()
+        return pulumi.Output.all(**outputs).apply(exports.update)
+
+    program()
+    return mocks, exports
+
+
+@pytest.fixture(autouse=True)
+def _reset_config():
+    yield
+    pulumi.runtime.set_all_config({}, [])
+
+
+def test_program_creates_namespace_from_config() -> None:
+    mocks, exports = run_program({"namespace": "llm-unit", "models": [llamacpp_entry()]})
+    [namespace] = mocks.of_type("kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["name"] == "llm-unit"
+    assert exports["namespace"] == "llm-unit"
+
+
+def test_program_passes_resolved_values_to_the_chart() -> None:
+    mocks, _ = run_program({"namespace": "llm-unit", "models": [vllm_entry(), llamacpp_entry()]})
+    [chart] = mocks.of_type("kubernetes:helm.sh/v4:Chart")
+    assert chart.inputs["chart"].endswith("charts/llm-serving")
+    assert chart.inputs["namespace"] == "llm-unit"
+    assert chart.inputs["name"] == "llm"
+    vllm, llama = chart.inputs["values"]["models"]
+    # Defaults are resolved by the config model, not left to the chart.
+    assert vllm["gpuMemoryUtilization"] == 0.9 and vllm["image"]["repository"] == "vllm/vllm-openai"
+    assert llama["resources"] == {"cpu": "2500m", "memory": "2Gi"}
+    assert "storageSecretName" not in chart.inputs["values"]
+
+
+def test_program_exports_endpoint_per_model() -> None:
+    _, exports = run_program(
+        {"namespace": "llm-unit", "models": [vllm_entry(servedModelName="qwen"), llamacpp_entry()]}
+    )
+    assert exports["models"] == {
+        "qwen-fp16": {
+            "servedModelName": "qwen",
+            "baseUrl": "http://qwen-fp16-predictor.llm-unit.svc.cluster.local/v1",
+            "runtime": "vllm",
+        },
+        "tiny": {
+            "servedModelName": "tiny",
+            "baseUrl": "http://tiny.llm-unit.svc.cluster.local/v1",
+            "runtime": "llamacpp",
+        },
+    }
+
+
+def test_program_turns_secret_token_into_storage_secret() -> None:
+    mocks, _ = run_program(
+        {"namespace": "llm-unit", "models": [vllm_entry()], "hfToken": "hf_unit"}, secret_keys=("hfToken",)
+    )
+    [secret] = mocks.of_type("kubernetes:core/v1:Secret")
+    assert secret.inputs["metadata"]["name"] == "model-storage"
+    [chart] = mocks.of_type("kubernetes:helm.sh/v4:Chart")
+    assert chart.inputs["values"]["storageSecretName"] == "model-storage"
+
+
+def test_program_rejects_bad_config_before_any_resource() -> None:
+    with pytest.raises(Exception, match=r"models\[0\]\.maxModelLen: must be > 0, got -5"):
+        run_program({"models": [vllm_entry(maxModelLen=-5)]})
+
+
+def test_program_registers_no_resource_on_bad_config() -> None:
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="unit", preview=False)
+    pulumi.runtime.set_all_config({f"{PROJECT}:models": json.dumps([vllm_entry(maxModelLen=0)])}, [])
+    from infra.program import main
+
+    with pytest.raises(pulumi.RunError):
+        main()
+    assert mocks.resources == []
