@@ -76,9 +76,9 @@ class Image(Strict):
             raise ValueError(f"image {self.repository!r} needs a pinned tag or a digest, got neither")
         return self
 
-    @property
-    def reference(self) -> str:
-        return f"{self.repository}@{self.digest}" if self.digest else f"{self.repository}:{self.tag}"
+    @classmethod
+    def pinned(cls, repository: str, tag: str) -> Image:
+        return cls(repository=repository, tag=tag)
 
 
 class ModelSource(Strict):
@@ -94,11 +94,6 @@ class ModelSource(Strict):
         if self.revision and not self.uri.startswith("hf://"):
             raise ValueError(f"revision applies to hf:// sources only, got uri {self.uri!r}")
         return self
-
-    @property
-    def storage_uri(self) -> str:
-        """The URI in KServe's form: hf://org/name:revision."""
-        return f"{self.uri}:{self.revision}" if self.revision else self.uri
 
 
 class Toleration(Strict):
@@ -209,11 +204,7 @@ class VllmModel(ModelBase):
     """Reuse KV blocks of shared prompt prefixes (system prompts, multi-turn chats)."""
     enable_chunked_prefill: bool = True
     """Split long prompts into chunks so decodes of running requests are not stalled."""
-    image: Image = Field(
-        default_factory=lambda: Image(
-            repository=versions.VLLM_IMAGE_REPOSITORY, tag=versions.VLLM_IMAGE_TAG
-        )
-    )
+    image: Image = Field(default_factory=lambda: Image.pinned(versions.VLLM_IMAGE_REPOSITORY, versions.VLLM_IMAGE_TAG))
     """Server image; the default is the vLLM release the argument-parser tests run."""
 
     @model_validator(mode="before")
@@ -251,9 +242,7 @@ class LlamaCppModel(ModelBase):
     max_num_seqs: int = Field(default=1, gt=0)
     """Parallel slots; llama-server splits ctx-size evenly, so ctx-size = maxModelLen x slots."""
     image: Image = Field(
-        default_factory=lambda: Image(
-            repository=versions.LLAMACPP_IMAGE_REPOSITORY, tag=versions.LLAMACPP_IMAGE_TAG
-        )
+        default_factory=lambda: Image.pinned(versions.LLAMACPP_IMAGE_REPOSITORY, versions.LLAMACPP_IMAGE_TAG)
     )
     """Server image; the default matches the llama.cpp build the smoke tests run."""
 
@@ -275,15 +264,6 @@ class LlamaCppModel(ModelBase):
                     f"({', '.join(GGUF_TYPES)}), got 'awq'"
                 )
         return data
-
-    @property
-    def threads(self) -> int:
-        """llama-server threads = whole CPUs of the limit (at least 1)."""
-        return max(1, int(parse_quantity(self.resources.cpu)))
-
-    @property
-    def ctx_size(self) -> int:
-        return self.max_model_len * self.max_num_seqs
 
     @field_validator("extra_args")
     @classmethod
