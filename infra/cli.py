@@ -1,18 +1,23 @@
 """`python -m infra ...`: commands that need no cluster and no Pulumi engine.
 
   render  --stack NAME | --config-file PATH  --out DIR   manifests the Chart would apply
+  plan    --stack NAME | --config-file PATH [--json]     capacity plan of every model
+  plan    --hf-config PATH | --model KEY  --gpu-memory-gib G ...  ad-hoc plan of one vLLM model
   schema  --write | --check                               regenerate / verify chart values files
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import yaml
 
 from infra import chart
+from infra.planner import plan_stack
+from infra.planner.report import as_json, table
 from infra.stack import ConfigError, load_stack_file, stack_file
 
 
@@ -21,7 +26,7 @@ def _config_source(args: argparse.Namespace) -> Path:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    config = load_stack_file(_config_source(args))
+    config = plan_stack(load_stack_file(_config_source(args))).config
     objects = chart.render(config.chart_values(), release=config.release_name, namespace=config.namespace)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -31,6 +36,18 @@ def cmd_render(args: argparse.Namespace) -> int:
         (out / chart.object_file_name(obj)).write_text(yaml.safe_dump(obj, sort_keys=False))
     print(f"wrote {len(objects)} objects for {len(config.models)} models to {out}")
     return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    if args.stack or args.config_file:
+        plans = plan_stack(load_stack_file(_config_source(args))).models
+        print(as_json(plans) if args.json else table(plans))
+        return 0
+    from infra.planner.adhoc import plan_one
+
+    result = plan_one(args)
+    print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    return 0 if result["fits"] else 1
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -54,6 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--config-file", help="any Pulumi stack config file")
     render.add_argument("--out", required=True, help="output directory")
     render.set_defaults(func=cmd_render)
+
+    plan = sub.add_parser("plan", help="KV-cache capacity plan: per stack, or ad hoc for one vLLM model")
+    source = plan.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="stack name: reads stacks/Pulumi.<stack>.yaml")
+    source.add_argument("--config-file", help="any Pulumi stack config file")
+    source.add_argument("--hf-config", help="ad hoc: a Hugging Face config.json")
+    source.add_argument("--model", help="ad hoc: a catalog model key (e.g. llama-3.1-8b)")
+    plan.add_argument("--gpu-memory-gib", type=float, help="ad hoc: GPU memory as CUDA reports it")
+    plan.add_argument("--gpu-memory-utilization", type=float, default=0.9)
+    plan.add_argument("--max-model-len", type=int)
+    plan.add_argument("--tensor-parallel-size", type=int, default=1)
+    plan.add_argument("--kv-cache-dtype", choices=["auto", "fp8"], default="auto")
+    plan.add_argument("--quantization", choices=["none", "awq", "fp8"], default="none")
+    plan.add_argument("--max-num-seqs", type=int)
+    plan.add_argument("--max-num-batched-tokens", type=int)
+    plan.add_argument("--available-kv-gib", type=float, help='plan from vLLM\'s logged "Available KV cache memory"')
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.set_defaults(func=cmd_plan)
 
     schema = sub.add_parser("schema", help="chart values.schema.json and values.yaml from the config model")
     mode = schema.add_mutually_exclusive_group(required=True)

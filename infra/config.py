@@ -20,24 +20,14 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from infra import versions
+from infra.config_base import Strict
+from infra.architecture import Architecture
 from infra.quantity import parse_quantity
 
 # DNS-1035 label: what Kubernetes requires of Service names, which KServe derives from the model.
 DNS1035 = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 # KServe appends "-predictor-<hash>" style suffixes; keep room under the 63-character label limit.
 MODEL_NAME_MAX = 45
-
-
-class Strict(BaseModel):
-    """Base for every config object: unknown keys are errors, objects are immutable."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-        use_attribute_docstrings=True,
-    )
 
 
 def _positive_quantity(value: str) -> str:
@@ -116,7 +106,10 @@ class Gpu(Strict):
     count: int = Field(ge=1, le=8)
     """GPUs per replica; vLLM runs tensor parallel across all of them (--tensor-parallel-size)."""
     product: str | None = Field(default=None, examples=["NVIDIA-L4", "NVIDIA-A100-SXM4-80GB"])
-    """Value of the node label nvidia.com/gpu.product to pin the model to one GPU type."""
+    """Value of the node label nvidia.com/gpu.product to pin the model to one GPU type; the
+    capacity planner takes the GPU's memory from its catalog."""
+    memory_gib: float | None = Field(default=None, gt=0)
+    """GPU memory as CUDA reports it, for GPUs the planner's catalog does not know."""
 
 
 class Probes(Strict):
@@ -124,7 +117,9 @@ class Probes(Strict):
 
     period_seconds: int = Field(default=10, ge=1)
     startup_failure_threshold: int = Field(default=90, ge=1)
-    """periodSeconds x this = how long a replica may take to load weights before it is restarted."""
+    """periodSeconds x this = how long a replica may take to load weights before it is restarted.
+    Unless set, the Pulumi program derives it from the weight size (planner); 90 applies to
+    Helm-only installs."""
 
 
 class ModelBase(Strict):
@@ -148,6 +143,12 @@ class ModelBase(Strict):
     """A streamed completion can run for minutes; give in-flight requests time to finish."""
     probes: Probes = Field(default_factory=Probes)
     """Health probe timing on the server's /health endpoint."""
+    architecture: Architecture | str | None = None
+    """For the capacity planner: a catalog key (e.g. llama-3.1-8b) or the dimensions themselves.
+    Not needed for hf:// sources the catalog knows."""
+    hf_config: str | None = None
+    """Path (relative to the project) of the model's Hugging Face config.json, instead of
+    architecture."""
     extra_args: list[str] = Field(default_factory=list)
     """Escape hatch for server flags this model does not type yet. Typed flags are refused here."""
 
@@ -164,7 +165,7 @@ VLLM_OWNED_FLAGS = frozenset(
         "--max-num-batched-tokens", "--gpu-memory-utilization", "--enable-prefix-caching",
         "--no-enable-prefix-caching", "--enable-chunked-prefill", "--no-enable-chunked-prefill",
         "--tensor-parallel-size", "-tp", "--quantization", "-q", "--port", "--host", "--dtype",
-        "--revision",
+        "--revision", "--kv-cache-dtype",
     }
 )  # fmt: skip
 LLAMACPP_OWNED_FLAGS = frozenset(
@@ -188,8 +189,11 @@ class VllmModel(ModelBase):
 
     runtime: Literal["vllm"]
     """Serving engine: vLLM behind a KServe InferenceService."""
-    quantization: Literal["none", "awq"] = "none"
-    """awq: 4-bit AWQ weights (the source must be an AWQ checkpoint); none: FP16/BF16 weights."""
+    quantization: Literal["none", "awq", "fp8"] = "none"
+    """awq: 4-bit AWQ weights (the source must be an AWQ checkpoint); fp8: 8-bit weights;
+    none: FP16/BF16 weights."""
+    kv_cache_dtype: Literal["auto", "fp8"] = "auto"
+    """fp8 halves the KV cache per token (twice the context or concurrency), at a small accuracy cost."""
     dtype: Literal["auto", "float16", "bfloat16"] = "auto"
     """Weight/activation dtype; auto takes the checkpoint's (AWQ checkpoints are float16)."""
     gpu: Gpu
@@ -354,6 +358,16 @@ SECRET = "[secret]"
 STORAGE_SECRET_NAME = "model-storage"
 
 
+class PlannerSettings(Strict):
+    """Assumptions of the capacity planner's start-up budget."""
+
+    storage_throughput_mib_s: float = Field(default=200, gt=0)
+    """Rate at which a replica reads (or, for llama.cpp hf://, downloads) its weights."""
+    vllm_warmup_seconds: int = Field(default=180, ge=0)
+    """vLLM start-up after loading: torch.compile and CUDA-graph capture."""
+    llamacpp_warmup_seconds: int = Field(default=15, ge=0)
+
+
 class StackConfig(Strict):
     """Everything under the `llm-platform:` prefix of a Pulumi.<stack>.yaml."""
 
@@ -363,6 +377,8 @@ class StackConfig(Strict):
     """Helm release name of the per-model chart."""
     models: Models = Field(default_factory=list)
     """The models this environment serves; see the two runtime tables below."""
+    planner: PlannerSettings = Field(default_factory=PlannerSettings)
+    """Assumptions for derived start-up probe budgets."""
     hf_token: Literal[SECRET] | None = None
     """Hugging Face token for gated weights. Set only with `pulumi config set --secret hfToken`;
     the loader replaces the encrypted value with a marker, so plaintext never reaches this model."""

@@ -8,15 +8,27 @@ import pulumi_kubernetes as k8s
 
 from infra.components.model_serving import ModelServing, ModelServingArgs
 from infra.config import STORAGE_SECRET_NAME
+from infra.planner import StackPlan, plan_stack
+from infra.planner.report import table
 from infra.stack import ConfigError, load_pulumi_config
+
+
+def _planned_config() -> StackPlan:
+    """Parse and size the stack; any problem stops the program before the first resource."""
+    try:
+        return plan_stack(load_pulumi_config())
+    except ConfigError as err:
+        raise pulumi.RunError("invalid stack config:\n" + "\n".join(err.lines)) from None
 
 
 def main() -> dict[str, pulumi.Output]:
     """Build the stack and export what smoke tests need; returns the exports (for tests)."""
-    try:
-        config = load_pulumi_config()
-    except ConfigError as err:
-        raise pulumi.RunError("invalid stack config:\n" + "\n".join(err.lines)) from None
+    plan = _planned_config()
+    config = plan.config  # derived values (maxNumSeqs, startup budgets) filled in
+    pulumi.log.info("capacity plan (per replica):\n" + table(plan.models))
+    for model_plan in plan.models:
+        for warning in model_plan.plan.warnings:
+            pulumi.log.warn(f"{model_plan.name}: {warning}")
 
     namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=config.namespace))
     depends_on: list[pulumi.Resource] = []
@@ -35,7 +47,11 @@ def main() -> dict[str, pulumi.Output]:
         ),
         opts=pulumi.ResourceOptions(depends_on=depends_on),
     )
-    exports = {"namespace": namespace.metadata.name, "models": serving.endpoints}
+    exports = {
+        "namespace": namespace.metadata.name,
+        "models": serving.endpoints,
+        "capacity": {p.name: p.as_dict() for p in plan.models},
+    }
     for key, value in exports.items():
         pulumi.export(key, value)
     return exports

@@ -12,6 +12,7 @@ import pytest
 
 from infra.chart import render
 from infra.config import StackConfig
+from infra.planner import plan_stack
 from infra.stack import load_stack_file, parse
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -60,8 +61,9 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
         vllm_entry(
             name="llama-tp2",
             source={"uri": "pvc://models/llama-3.1-70b-awq"},
+            architecture="llama-3.1-70b",
             quantization="awq",
-            gpu={"count": 2},
+            gpu={"count": 2, "product": "NVIDIA-A100-SXM4-80GB"},
             enablePrefixCaching=False,
             enableChunkedPrefill=False,
             image={"repository": "vllm/vllm-openai", "digest": "sha256:" + "a" * 64},
@@ -69,8 +71,12 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
         )
     ],
     "llamacpp-hf": [llamacpp_entry()],
-    "llamacpp-pvc": [llamacpp_entry(name="tiny-pvc", source={"uri": "pvc://gguf-models/tinyllama"})],
-    "llamacpp-s3": [llamacpp_entry(name="tiny-s3", source={"uri": "s3://bucket/gguf/tinyllama"})],
+    "llamacpp-pvc": [
+        llamacpp_entry(name="tiny-pvc", source={"uri": "pvc://gguf-models/tinyllama"}, architecture="tinyllama-1.1b")
+    ],
+    "llamacpp-s3": [
+        llamacpp_entry(name="tiny-s3", source={"uri": "s3://bucket/gguf/tinyllama"}, architecture="tinyllama-1.1b")
+    ],
     "mixed-with-token": [vllm_entry(), llamacpp_entry()],
 }
 
@@ -83,8 +89,10 @@ def matrix_config(case: str) -> StackConfig:
 
 
 def all_configs() -> list[tuple[str, StackConfig]]:
+    """Every committed stack and matrix case, planned: what the program hands the chart."""
     stacks = [(f"stack-{p.name.split('.')[1]}", load_stack_file(p)) for p in STACK_FILES]
-    return stacks + [(f"matrix-{case}", matrix_config(case)) for case in MATRIX]
+    cases = stacks + [(f"matrix-{case}", matrix_config(case)) for case in MATRIX]
+    return [(name, plan_stack(config).config) for name, config in cases]
 
 
 CONFIGS = all_configs()
@@ -103,10 +111,10 @@ def rendered(config: StackConfig) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def render_models() -> Callable[..., list[dict[str, Any]]]:
-    """Render a list of raw model entries (validated through the config model first)."""
+    """Render raw model entries as the program would: validated, planned, then rendered."""
 
     def _render(*entries: dict[str, Any], hooks: bool = False) -> list[dict[str, Any]]:
-        config = parse({"namespace": "llm-test", "models": list(entries)})
+        config = plan_stack(parse({"namespace": "llm-test", "models": list(entries)})).config
         return render(config.chart_values(), release="llm", namespace="llm-test", include_hooks=hooks)
 
     return _render

@@ -68,13 +68,13 @@ def test_vllm_extra_args_are_appended_last(render_models) -> None:
 
 
 def test_vllm_requests_and_limits_gpus(render_models) -> None:
-    resources = _isvc(render_models(vllm_entry(gpu={"count": 2})))["spec"]["predictor"]["model"]["resources"]
+    resources = _isvc(render_models(vllm_entry(gpu={"count": 2, "product": "NVIDIA-L4"})))["spec"]["predictor"]["model"]["resources"]
     assert resources["limits"]["nvidia.com/gpu"] == "2"
     assert resources["requests"]["nvidia.com/gpu"] == "2"
 
 
 def test_vllm_tensor_parallel_gets_shm_volume(render_models) -> None:
-    objects = render_models(vllm_entry(gpu={"count": 2}))
+    objects = render_models(vllm_entry(gpu={"count": 2, "product": "NVIDIA-L4"}))
     runtime = _runtime(objects)
     assert "--tensor-parallel-size=2" in _vllm_args(objects)
     assert runtime["spec"]["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "4Gi"}}]
@@ -155,7 +155,7 @@ def test_llamacpp_hf_source_downloads_one_file(render_models) -> None:
 
 
 def test_llamacpp_pvc_source_is_mounted_read_only(render_models) -> None:
-    objects = render_models(llamacpp_entry(source={"uri": "pvc://gguf-models/tinyllama"}))
+    objects = render_models(llamacpp_entry(source={"uri": "pvc://gguf-models/tinyllama"}, architecture="tinyllama-1.1b"))
     pod = objects_of(objects, "Deployment")[0]["spec"]["template"]["spec"]
     assert pod["volumes"] == [
         {"name": "models", "persistentVolumeClaim": {"claimName": "gguf-models", "readOnly": True}}
@@ -166,7 +166,7 @@ def test_llamacpp_pvc_source_is_mounted_read_only(render_models) -> None:
 
 
 def test_llamacpp_s3_source_uses_storage_initializer(render_models) -> None:
-    pod = objects_of(render_models(llamacpp_entry(source={"uri": "s3://bucket/gguf"})), "Deployment")[0]
+    pod = objects_of(render_models(llamacpp_entry(source={"uri": "s3://bucket/gguf"}, architecture="tinyllama-1.1b")), "Deployment")[0]
     init = pod["spec"]["template"]["spec"]["initContainers"][0]
     assert init["name"] == "storage-initializer"
     assert init["args"] == ["s3://bucket/gguf", "/mnt/models"]

@@ -98,8 +98,11 @@ KServe storage initializer fills; tensor parallel size always equals the GPU cou
 - --gpu-memory-utilization={{ .gpuMemoryUtilization }}
 - --tensor-parallel-size={{ int .gpu.count }}
 - --dtype={{ .dtype }}
-{{- if eq .quantization "awq" }}
-- --quantization=awq
+{{- if ne .quantization "none" }}
+- --quantization={{ .quantization }}
+{{- end }}
+{{- if ne (.kvCacheDtype | default "auto") "auto" }}
+- --kv-cache-dtype={{ .kvCacheDtype }}
 {{- end }}
 {{- if .maxNumSeqs }}
 - --max-num-seqs={{ int .maxNumSeqs }}

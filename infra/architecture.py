@@ -1,0 +1,93 @@
+"""Model architecture facts the planner needs, and reading them from a Hugging Face config.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from infra.config_base import Strict
+
+
+class Architecture(Strict):
+    """Transformer dimensions (the keys of a Hugging Face config.json, camelCased)."""
+
+    num_layers: int = Field(ge=1)
+    hidden_size: int = Field(ge=1)
+    num_attention_heads: int = Field(ge=1)
+    num_kv_heads: int = Field(ge=1)
+    """Key/value heads (GQA); equal to attention heads for MHA."""
+    head_dim: int = Field(ge=1)
+    vocab_size: int = Field(ge=1)
+    intermediate_size: int = Field(ge=1)
+    num_parameters: int = Field(ge=1)
+    """Total parameter count (for MoE models: all experts, as they all sit in GPU memory)."""
+    max_position_embeddings: int = Field(ge=1)
+    tie_word_embeddings: bool = False
+    attention: Literal["full", "mla", "hybrid"] = "full"
+    """full: every layer caches K and V; mla: one compressed latent per token and layer;
+    hybrid: some layers use a sliding window and cache at most that many tokens."""
+    kv_lora_rank: int | None = Field(default=None, ge=1)
+    """MLA latent size (DeepSeek-V2/V3 style attention)."""
+    qk_rope_head_dim: int | None = Field(default=None, ge=1)
+    """MLA rotary key part, cached next to the latent."""
+    sliding_window: int | None = Field(default=None, ge=1)
+    sliding_window_layers: int = Field(default=0, ge=0)
+    """How many of the layers use the sliding window (hybrid attention)."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Architecture:
+        if self.attention == "mla" and (self.kv_lora_rank is None or self.qk_rope_head_dim is None):
+            raise ValueError("attention: mla needs kvLoraRank and qkRopeHeadDim")
+        if self.attention == "hybrid" and (self.sliding_window is None or not self.sliding_window_layers):
+            raise ValueError("attention: hybrid needs slidingWindow and slidingWindowLayers")
+        if self.sliding_window_layers > self.num_layers:
+            raise ValueError(f"slidingWindowLayers: at most numLayers ({self.num_layers}), got {self.sliding_window_layers}")
+        return self
+
+    @property
+    def embedding_parameters(self) -> int:
+        """Input embedding plus LM head (once when tied); AWQ/FP8 keep these in 16 bits."""
+        return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
+
+
+def estimate_parameters(c: dict[str, Any], hidden: int, heads: int, kv_heads: int, head_dim: int) -> int:
+    """Dense decoder parameter count from config.json dimensions (attention + gated MLP + norms)."""
+    layers, inter, vocab = c["num_hidden_layers"], c["intermediate_size"], c["vocab_size"]
+    attention = hidden * heads * head_dim * 2 + hidden * kv_heads * head_dim * 2
+    mlp = 3 * hidden * inter
+    embeddings = vocab * hidden * (1 if c.get("tie_word_embeddings") else 2)
+    return layers * (attention + mlp + 2 * hidden) + embeddings + hidden
+
+
+def from_hf_config(path: Path) -> Architecture:
+    """Read a Hugging Face config.json. MoE configs must state numParameters explicitly."""
+    c = json.loads(path.read_text())
+    c = c.get("text_config", c)  # multimodal wrappers keep the language model here
+    hidden, heads = c["hidden_size"], c["num_attention_heads"]
+    kv_heads = c.get("num_key_value_heads") or heads
+    head_dim = c.get("head_dim") or hidden // heads
+    if any(k in c for k in ("num_experts", "n_routed_experts", "num_local_experts")):
+        raise ValueError(f"{path}: mixture-of-experts config; give an architecture block with numParameters")
+    layer_types = c.get("layer_types") or []
+    sliding_layers = sum(1 for t in layer_types if t == "sliding_attention")
+    mla = "kv_lora_rank" in c and c.get("kv_lora_rank")
+    return Architecture(
+        num_layers=c["num_hidden_layers"],
+        hidden_size=hidden,
+        num_attention_heads=heads,
+        num_kv_heads=kv_heads,
+        head_dim=head_dim,
+        vocab_size=c["vocab_size"],
+        intermediate_size=c["intermediate_size"],
+        num_parameters=estimate_parameters(c, hidden, heads, kv_heads, head_dim),
+        max_position_embeddings=c.get("max_position_embeddings", 0) or 1,
+        tie_word_embeddings=bool(c.get("tie_word_embeddings", False)),
+        attention="mla" if mla else ("hybrid" if sliding_layers and c.get("sliding_window") else "full"),
+        kv_lora_rank=c.get("kv_lora_rank") if mla else None,
+        qk_rope_head_dim=c.get("qk_rope_head_dim") if mla else None,
+        sliding_window=c.get("sliding_window") if sliding_layers else None,
+        sliding_window_layers=sliding_layers,
+    )

@@ -1,0 +1,157 @@
+"""Capacity planner: size every model of a stack and refuse configs that cannot start.
+
+plan_stack(config) returns the per-model plans and the config with derived values filled in
+(vLLM --max-num-seqs when unset, startup probe budgets when unset); models that cannot start
+raise ConfigError naming the model and the numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.config import LlamaCppModel, PlannerSettings, Probes, StackConfig, VllmModel
+from infra.architecture import Architecture, from_hf_config
+from infra.planner.catalog import GIB, GPUS, MIB, MODELS, REPOSITORIES, repository_of
+from infra.planner.llamacpp import LlamaCppPlan, plan_llamacpp
+from infra.planner.vllm import VllmInputs, VllmPlan, plan_vllm, weights_bytes_per_gpu
+from infra.quantity import parse_quantity
+from infra.stack import REPO_ROOT, ConfigError
+
+Model = VllmModel | LlamaCppModel
+
+
+@dataclass(frozen=True)
+class ModelPlan:
+    name: str
+    runtime: str
+    gpu: str
+    plan: VllmPlan | LlamaCppPlan
+    startup_budget_seconds: int
+    startup_failure_threshold: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "runtime": self.runtime,
+            "gpu": self.gpu,
+            "startup_budget_seconds": self.startup_budget_seconds,
+            "startup_failure_threshold": self.startup_failure_threshold,
+            **self.plan.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    models: list[ModelPlan]
+    config: StackConfig
+    """The input config with derived values applied: what the chart receives."""
+
+
+def architecture_of(model: Model, where: str) -> Architecture:
+    if isinstance(model.architecture, Architecture):
+        return model.architecture
+    if isinstance(model.architecture, str):
+        if model.architecture not in MODELS:
+            raise ConfigError([f"{where}.architecture: unknown catalog model (known: {', '.join(MODELS)}), got {model.architecture!r}"])
+        return MODELS[model.architecture]
+    if model.hf_config:
+        path = Path(model.hf_config)
+        path = path if path.is_absolute() else REPO_ROOT / path
+        try:
+            return from_hf_config(path)
+        except (OSError, KeyError, ValueError) as err:
+            raise ConfigError([f"{where}.hfConfig: cannot read architecture from {path}: {err}"]) from None
+    repo = repository_of(model.source.uri)
+    if repo in REPOSITORIES:
+        return MODELS[REPOSITORIES[repo]]
+    raise ConfigError(
+        [
+            f"{where}.source.uri: no architecture known for {model.source.uri!r}; set architecture "
+            f"(a catalog key: {', '.join(MODELS)}; or the dimensions) or hfConfig"
+        ]
+    )
+
+
+def gpu_memory_gib(model: VllmModel, where: str) -> tuple[str, float]:
+    if model.gpu.memory_gib is not None:
+        return model.gpu.product or "custom", model.gpu.memory_gib
+    if model.gpu.product in GPUS:
+        return model.gpu.product, GPUS[model.gpu.product].memory_gib
+    got = f"got {model.gpu.product!r}" if model.gpu.product else "got neither"
+    raise ConfigError([f"{where}.gpu: set product (one of {', '.join(GPUS)}) or memoryGib to plan the KV cache, {got}"])
+
+
+def startup_threshold(weight_bytes: float, warmup: int, probes: Probes, settings: PlannerSettings) -> tuple[int, int]:
+    """Seconds to read the weights at the assumed throughput plus warm-up, with 50% margin;
+    expressed as a startupProbe failureThreshold at the model's probe period."""
+    seconds = math.ceil((weight_bytes / (settings.storage_throughput_mib_s * MIB) + warmup) * 1.5)
+    return seconds, max(6, math.ceil(seconds / probes.period_seconds))
+
+
+def _plan_vllm_model(model: VllmModel, where: str, settings: PlannerSettings) -> tuple[ModelPlan, dict[str, Any]]:
+    arch = architecture_of(model, where)
+    gpu, memory = gpu_memory_gib(model, where)
+    plan = plan_vllm(
+        VllmInputs(
+            arch=arch,
+            gpu_memory_gib=memory,
+            gpu_memory_utilization=model.gpu_memory_utilization,
+            max_model_len=model.max_model_len,
+            tensor_parallel_size=model.gpu.count,
+            kv_cache_dtype=model.kv_cache_dtype,
+            quantization=model.quantization,
+            max_num_seqs=model.max_num_seqs,
+            max_num_batched_tokens=model.max_num_batched_tokens,
+            enable_chunked_prefill=model.enable_chunked_prefill,
+        )
+    )
+    if not plan.fits:
+        raise ConfigError([f"{where} ({model.name}): cannot start on {model.gpu.count} x {gpu}: {plan.reason}"])
+    replica_weights = weights_bytes_per_gpu(arch, model.quantization, 1)
+    seconds, threshold = startup_threshold(replica_weights, settings.vllm_warmup_seconds, model.probes, settings)
+    update = {"max_num_seqs": plan.max_num_seqs} if model.max_num_seqs is None else {}
+    return ModelPlan(model.name, "vllm", f"{model.gpu.count}x {gpu}", plan, seconds, threshold), update
+
+
+def _plan_llamacpp_model(model: LlamaCppModel, where: str, settings: PlannerSettings) -> tuple[ModelPlan, dict[str, Any]]:
+    arch = architecture_of(model, where)
+    plan = plan_llamacpp(
+        arch,
+        model.quantization,
+        model.max_model_len,
+        model.max_num_seqs,
+        float(parse_quantity(model.resources.memory)),
+        float(parse_quantity(model.resources.cpu)),
+    )
+    if not plan.fits:
+        raise ConfigError([f"{where} ({model.name}): cannot start: {plan.reason}"])
+    seconds, threshold = startup_threshold(plan.weights_gib * GIB, settings.llamacpp_warmup_seconds, model.probes, settings)
+    return ModelPlan(model.name, "llamacpp", "cpu", plan, seconds, threshold), {}
+
+
+def plan_stack(config: StackConfig) -> StackPlan:
+    """Plan every model; all failures are collected so one run reports them all."""
+    plans: list[ModelPlan] = []
+    resolved: list[Model] = []
+    errors: list[str] = []
+    for i, model in enumerate(config.models):
+        where = f"models[{i}]"
+        try:
+            if isinstance(model, VllmModel):
+                plan, update = _plan_vllm_model(model, where, config.planner)
+            else:
+                plan, update = _plan_llamacpp_model(model, where, config.planner)
+        except ConfigError as err:
+            errors.extend(err.lines)
+            continue
+        probes_set = "probes" in model.model_fields_set and "startup_failure_threshold" in model.probes.model_fields_set
+        if not probes_set:
+            update["probes"] = model.probes.model_copy(update={"startup_failure_threshold": plan.startup_failure_threshold})
+        plans.append(plan)
+        resolved.append(model.model_copy(update=update))
+    if errors:
+        raise ConfigError(errors)
+    return StackPlan(models=plans, config=config.model_copy(update={"models": resolved}))

@@ -1,0 +1,50 @@
+"""`python -m infra plan --hf-config PATH ...`: plan one vLLM model without a stack."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from infra.architecture import from_hf_config
+from infra.planner.catalog import MODELS
+from infra.planner.vllm import VllmInputs, plan_vllm
+from infra.stack import ConfigError
+
+
+def plan_one(args: argparse.Namespace) -> dict[str, Any]:
+    missing = [f"--{n.replace('_', '-')}" for n in ("gpu_memory_gib", "max_model_len") if getattr(args, n) is None]
+    if missing:
+        raise ConfigError([f"plan: ad-hoc mode needs {' and '.join(missing)}"])
+    if args.model:
+        if args.model not in MODELS:
+            raise ConfigError([f"--model: unknown catalog model (known: {', '.join(MODELS)}), got {args.model!r}"])
+        arch = MODELS[args.model]
+    else:
+        try:
+            arch = from_hf_config(Path(args.hf_config))
+        except (OSError, KeyError, ValueError) as err:
+            raise ConfigError([f"--hf-config: cannot read architecture from {args.hf_config}: {err}"]) from None
+    for flag, value, ok in (
+        ("--gpu-memory-utilization", args.gpu_memory_utilization, 0 < args.gpu_memory_utilization < 1),
+        ("--max-model-len", args.max_model_len, args.max_model_len > 0),
+        ("--tensor-parallel-size", args.tensor_parallel_size, args.tensor_parallel_size > 0),
+        ("--gpu-memory-gib", args.gpu_memory_gib, args.gpu_memory_gib > 0),
+    ):
+        if not ok:
+            raise ConfigError([f"{flag}: out of range, got {value}"])
+    plan = plan_vllm(
+        VllmInputs(
+            arch=arch,
+            gpu_memory_gib=args.gpu_memory_gib,
+            gpu_memory_utilization=args.gpu_memory_utilization,
+            max_model_len=args.max_model_len,
+            tensor_parallel_size=args.tensor_parallel_size,
+            kv_cache_dtype=args.kv_cache_dtype,
+            quantization=args.quantization,
+            max_num_seqs=args.max_num_seqs,
+            max_num_batched_tokens=args.max_num_batched_tokens,
+            available_kv_gib=args.available_kv_gib,
+        )
+    )
+    return plan.as_dict()
