@@ -70,6 +70,16 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
             extraArgs=["--enable-log-requests"],
         )
     ],
+    "vllm-fp8": [
+        vllm_entry(
+            name="llama-fp8",
+            source={"uri": "hf://meta-llama/Llama-3.1-8B-Instruct"},
+            quantization="fp8",
+            kvCacheDtype="fp8",
+            gpu={"count": 1, "product": "NVIDIA-L40S"},
+            maxModelLen=16384,
+        )
+    ],
     "llamacpp-hf": [llamacpp_entry()],
     "llamacpp-pvc": [
         llamacpp_entry(name="tiny-pvc", source={"uri": "pvc://gguf-models/tinyllama"}, architecture="tinyllama-1.1b")

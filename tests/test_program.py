@@ -95,6 +95,18 @@ def test_program_exports_endpoint_per_model() -> None:
     }
 
 
+def test_program_exports_capacity_plan_per_model() -> None:
+    _, exports = run_program({"namespace": "llm-unit", "models": [vllm_entry(), llamacpp_entry()]})
+    assert set(exports["capacity"]) == {"qwen-fp16", "tiny"}
+    assert exports["capacity"]["qwen-fp16"]["fits"] is True
+    assert exports["capacity"]["qwen-fp16"]["kv_bytes_per_token"] == 2 * 28 * 4 * 128 * 2
+
+
+def test_program_refuses_model_that_cannot_start() -> None:
+    with pytest.raises(Exception, match=r"models\[0\] \(qwen-fp16\): cannot start on 1 x NVIDIA-L4"):
+        run_program({"models": [vllm_entry(maxModelLen=131072)]})
+
+
 def test_program_turns_secret_token_into_storage_secret() -> None:
     mocks, _ = run_program(
         {"namespace": "llm-unit", "models": [vllm_entry()], "hfToken": "hf_unit"}, secret_keys=("hfToken",)

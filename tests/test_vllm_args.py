@@ -38,7 +38,8 @@ def test_every_rendered_vllm_model_parses_with_its_typed_values(vllm_parse) -> N
         assert parsed["max_model_len"] == model.max_model_len
         assert parsed["tensor_parallel_size"] == model.gpu.count
         assert parsed["gpu_memory_utilization"] == model.gpu_memory_utilization
-        assert parsed["quantization"] == ("awq" if model.quantization == "awq" else None)
+        assert parsed["quantization"] == (None if model.quantization == "none" else model.quantization)
+        assert parsed["kv_cache_dtype"] == model.kv_cache_dtype
         assert parsed["max_num_seqs"] == model.max_num_seqs
         assert parsed["max_num_batched_tokens"] == model.max_num_batched_tokens
         assert parsed["enable_prefix_caching"] is model.enable_prefix_caching

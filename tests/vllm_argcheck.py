@@ -15,7 +15,7 @@ from vllm.utils.argparse_utils import FlexibleArgumentParser
 FIELDS = (
     "model_tag", "served_model_name", "host", "port", "max_model_len", "gpu_memory_utilization",
     "tensor_parallel_size", "dtype", "quantization", "max_num_seqs", "max_num_batched_tokens",
-    "enable_prefix_caching", "enable_chunked_prefill",
+    "enable_prefix_caching", "enable_chunked_prefill", "kv_cache_dtype",
 )  # fmt: skip
 
 

@@ -173,7 +173,7 @@ def plan_vllm(inputs: VllmInputs) -> VllmPlan:
         max_num_seqs = inputs.max_num_seqs
         if fits and max_num_seqs > concurrency:
             warnings.append(
-                f"maxNumSeqs={max_num_seqs} but the KV cache holds {concurrency:.1f} requests of "
+                f"maxNumSeqs={max_num_seqs} but the KV cache holds {concurrency:.2f} requests of "
                 f"maxModelLen={length} tokens; long requests will be preempted (recomputed)"
             )
 
