@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -162,3 +163,30 @@ def vllm_parse(vllm_python: str) -> Callable[[list[list[str]]], list[dict[str, A
         return json.loads(result.stdout)
 
     return _parse
+
+
+def run_smoke(base_url: str, model: str, runtime: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Run the smoke suite (`pytest smoke`) against one endpoint, as an operator would."""
+    command = [
+        sys.executable, "-m", "pytest", "smoke", "-p", "no:cacheprovider", "-q", "-rs",
+        "--base-url", base_url, "--model", model, "--runtime", runtime,
+        "--ready-timeout", "20", "--request-timeout", "20", *extra,
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+
+
+@pytest.fixture
+def fake_server():
+    """Start a FakeServer (smoke/fake_server.py) in a mode; stopped after the test."""
+    from smoke.fake_server import FakeServer
+
+    started: list[FakeServer] = []
+
+    def _start(mode: str, **kwargs: Any) -> FakeServer:
+        server = FakeServer(mode, **kwargs).__enter__()
+        started.append(server)
+        return server
+
+    yield _start
+    for server in started:
+        server.__exit__(None, None, None)

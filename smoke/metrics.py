@@ -1,0 +1,41 @@
+"""The /metrics series each runtime must expose for our autoscaling, alerts and dashboards.
+
+vLLM names are those of the pinned release (vllm/v1/metrics/loggers.py in vllm==VLLM_VERSION;
+a test reads that file from the cached vLLM venv). Counters gain `_total` and histograms
+`_bucket/_sum/_count` when exposed. llama.cpp names are what the real llama-server build
+(LLAMACPP_BUILD) exposes with --metrics; a test checks them against the running server.
+"""
+
+from __future__ import annotations
+
+from infra.versions import LLAMACPP_BUILD, VLLM_VERSION  # noqa: F401  (documents the pins)
+
+# Exposed names (as scraped), mapped to the metric family that defines them.
+VLLM_KEY_SERIES = {
+    "vllm:num_requests_waiting": "vllm:num_requests_waiting",  # queue depth: the autoscaling signal
+    "vllm:num_requests_running": "vllm:num_requests_running",
+    "vllm:kv_cache_usage_perc": "vllm:kv_cache_usage_perc",
+    "vllm:time_to_first_token_seconds_bucket": "vllm:time_to_first_token_seconds",
+    "vllm:inter_token_latency_seconds_bucket": "vllm:inter_token_latency_seconds",
+    "vllm:request_time_per_output_token_seconds_bucket": "vllm:request_time_per_output_token_seconds",
+    "vllm:num_preemptions_total": "vllm:num_preemptions",
+    "vllm:generation_tokens_total": "vllm:generation_tokens",
+}
+
+LLAMACPP_KEY_SERIES = {
+    "llamacpp:prompt_tokens_total": "llamacpp:prompt_tokens_total",
+    "llamacpp:tokens_predicted_total": "llamacpp:tokens_predicted_total",
+    "llamacpp:requests_processing": "llamacpp:requests_processing",
+    "llamacpp:requests_deferred": "llamacpp:requests_deferred",
+}
+
+KEY_SERIES = {"vllm": VLLM_KEY_SERIES, "llamacpp": LLAMACPP_KEY_SERIES}
+
+
+def exposed_names(exposition: str) -> set[str]:
+    """Metric names present in a Prometheus text exposition (samples, not just HELP lines)."""
+    names = set()
+    for line in exposition.splitlines():
+        if line and not line.startswith("#"):
+            names.add(line.split("{", 1)[0].split(" ", 1)[0])
+    return names

@@ -1,0 +1,33 @@
+"""The smoke suite fails, with a message that names the fault, for each injected fault, and
+passes against a well-behaved server."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_smoke
+
+FAULTS = {
+    "wrong-model": ([], "/v1/models: expected 'fake-model' in ['other-model']"),
+    "server-error": ([], "/v1/completions: expected HTTP 200, got 500"),
+    "missing-metrics": ([], "/metrics: llamacpp series missing: ['llamacpp:prompt_tokens_total'"),
+    "no-done": ([], "streaming chat: stream ended without `data: [DONE]`"),
+    "slow-first-token": (["--first-token-timeout", "1"], "streaming chat: no chunk within 1.0s"),
+    "ignores-api-key": (["--api-key", "sk-test"], "/v1/models without a key: expected HTTP 401, got 200"),
+}
+
+
+def test_smoke_passes_against_well_behaved_server(fake_server) -> None:
+    server = fake_server("healthy", api_key="sk-test")
+    result = run_smoke(server.base_url, "fake-model", "llamacpp", "--api-key", "sk-test")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "7 passed" in result.stdout
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_smoke_catches_fault(fake_server, fault: str) -> None:
+    extra, message = FAULTS[fault]
+    api_key = extra[1] if extra[:1] == ["--api-key"] else None
+    server = fake_server(fault, api_key=api_key)
+    result = run_smoke(server.base_url, "fake-model", "llamacpp", *extra)
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert message in result.stdout, result.stdout[-3000:]
