@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from infra import versions
 from infra.config_base import Strict
+from infra.platform_config import PlatformSettings
 from infra.architecture import Architecture
 from infra.quantity import parse_quantity
 
@@ -377,6 +378,11 @@ class StackConfig(Strict):
     """Helm release name of the per-model chart."""
     models: Models = Field(default_factory=list)
     """The models this environment serves; see the two runtime tables below."""
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)
+    """Upstream components (GPU Operator, cert-manager, Knative, KServe, KEDA, monitoring)."""
+    deploy_models: bool = True
+    """false for the first `pulumi up` on a fresh cluster when its preview must be exact: the
+    platform (and its CRDs) goes in first, the models on the next run (docs/adr/0001)."""
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     """Assumptions for derived start-up probe budgets."""
     hf_token: Literal[SECRET] | None = None

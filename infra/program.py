@@ -7,6 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.model_serving import ModelServing, ModelServingArgs
+from infra.components.platform import Platform
 from infra.config import STORAGE_SECRET_NAME
 from infra.planner import StackPlan, plan_stack
 from infra.planner.report import table
@@ -30,8 +31,9 @@ def main() -> dict[str, pulumi.Output]:
         for warning in model_plan.plan.warnings:
             pulumi.log.warn(f"{model_plan.name}: {warning}")
 
+    platform = Platform("platform", config.platform)
     namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=config.namespace))
-    depends_on: list[pulumi.Resource] = []
+    depends_on: list[pulumi.Resource] = list(platform.ready)
     if config.hf_token:
         depends_on.append(
             k8s.core.v1.Secret(
@@ -40,18 +42,22 @@ def main() -> dict[str, pulumi.Output]:
                 string_data={"HF_TOKEN": pulumi.Config().require_secret("hfToken")},
             )
         )
-    serving = ModelServing(
-        "models",
-        ModelServingArgs(
-            namespace=namespace.metadata.name, values=config.chart_values(), release_name=config.release_name
-        ),
-        opts=pulumi.ResourceOptions(depends_on=depends_on),
-    )
-    exports = {
+    exports: dict[str, pulumi.Output] = {
         "namespace": namespace.metadata.name,
-        "models": serving.endpoints,
+        "platform": pulumi.Output.from_input(platform.installed),
         "capacity": {p.name: p.as_dict() for p in plan.models},
     }
+    if config.deploy_models:
+        serving = ModelServing(
+            "models",
+            ModelServingArgs(
+                namespace=namespace.metadata.name, values=config.chart_values(), release_name=config.release_name
+            ),
+            opts=pulumi.ResourceOptions(depends_on=depends_on),
+        )
+        exports["models"] = serving.endpoints
+    else:
+        pulumi.log.warn("deployModels is false: platform only; set it to true (or remove it) to deploy the models")
     for key, value in exports.items():
         pulumi.export(key, value)
     return exports

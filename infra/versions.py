@@ -9,6 +9,7 @@ llama-server build all read from here, so a bump is a one-line change that every
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 
 # vLLM: the serving image and the release whose CLI parser the args tier runs.
 VLLM_VERSION = "0.33.0"
@@ -36,6 +37,37 @@ CURL_IMAGE = "curlimages/curl:8.17.0"
 # and that the local end-to-end cluster runs. KServe v0.20 needs 1.32+.
 KUBERNETES_VERSION = "1.35.0"
 
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """One upstream Helm chart: where it lives and the exact version we install."""
+
+    chart: str
+    version: str
+    repository: str
+    """A Helm repository URL, or an OCI registry path (oci://...) that holds `chart`."""
+    checked: str = "2026-11-23"
+
+
+# The platform layer. CRD-bearing charts match the upstream CRDs the tests validate against
+# (../shared/crds): KServe v0.20.0, KEDA v2.20.2, prometheus-operator v0.93.0 (kube-prometheus-stack
+# 88.0.0 moved to it, 91.0.0 to v0.94.0), GPU Operator v26.7.0, cert-manager v1.21.1.
+PLATFORM_CHARTS: dict[str, ChartPin] = {
+    "gpu-operator": ChartPin("gpu-operator", "v26.7.0", "https://helm.ngc.nvidia.com/nvidia"),
+    "cert-manager": ChartPin("cert-manager", "v1.21.1", "https://charts.jetstack.io"),
+    "knative-operator": ChartPin("knative-operator", "v1.23.0", "https://knative.github.io/operator"),
+    "kserve-crd": ChartPin("kserve-crd", KSERVE_VERSION, "oci://ghcr.io/kserve/charts"),
+    "kserve": ChartPin("kserve", KSERVE_VERSION, "oci://ghcr.io/kserve/charts"),
+    "keda": ChartPin("keda", "2.20.2", "https://kedacore.github.io/charts"),
+    "keda-add-ons-http": ChartPin("keda-add-ons-http", "0.11.0", "https://kedacore.github.io/charts"),
+    "kube-prometheus-stack": ChartPin(
+        "kube-prometheus-stack", "90.2.0", "https://prometheus-community.github.io/helm-charts"
+    ),
+}
+# Knative Serving release the operator installs (KnativeServing.spec.version).
+KNATIVE_SERVING_VERSION = "1.23.0"
+
 PINS = {
     "vllm": VLLM_VERSION,
     "vllm-torch": VLLM_TORCH_VERSION,
@@ -46,6 +78,7 @@ PINS = {
     "curl-image": CURL_IMAGE,
     "kserve": KSERVE_VERSION,
     "kubernetes": KUBERNETES_VERSION,
+    **{f"chart-{name}": pin.version for name, pin in PLATFORM_CHARTS.items()},
 }
 
 

@@ -62,3 +62,15 @@ def test_shm_is_large_for_tensor_parallel(pod: dict, target: Target) -> None:
 def test_model_files_present(pod: dict, target: Target) -> None:
     listing = _host(pod).check_output("ls -A /mnt/models")
     assert listing.strip(), f"{target.name}: /mnt/models is empty in {pod['metadata']['name']}"
+
+
+def test_inference_service_is_ready(target: Target, kubectl_available: bool) -> None:
+    if target.runtime != "vllm":
+        pytest.skip("not applicable: llama.cpp models are plain Deployments, not InferenceServices")
+    if not kubectl_available or not target.namespace:
+        pytest.skip("not applicable: no cluster reachable through kubectl (or no namespace in the stack outputs)")
+    isvc = json.loads(_kubectl("get", "inferenceservice", target.name, "-n", target.namespace, "-o", "json"))
+    ready = next((c for c in isvc.get("status", {}).get("conditions", []) if c.get("type") == "Ready"), None)
+    assert ready and ready.get("status") == "True", (
+        f"{target.name}: InferenceService Ready condition is {ready}; recent events:\n{_events(target.namespace)}"
+    )

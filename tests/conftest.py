@@ -3,12 +3,14 @@ engine, and vLLM's own argument parser from the cached vLLM venv."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
+import pulumi
 import pytest
 
 from infra.chart import render
@@ -223,3 +225,62 @@ def llama_servers(llama_bin: Path, tiny_models: dict[str, Path]):
 
 
 LLAMA_API_KEY = "sk-local-test"
+
+
+# --- Pulumi mocks (unit tier) -------------------------------------------------------------------
+PROJECT = "llm-platform"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        outputs = dict(args.inputs)
+        if args.typ == "kubernetes:core/v1:Namespace":
+            outputs["metadata"] = {**outputs.get("metadata", {}), "name": args.inputs["metadata"]["name"]}
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def named(self, typ: str, name: str) -> pulumi.runtime.MockResourceArgs:
+        [resource] = [r for r in self.of_type(typ) if r.name == name]
+        return resource
+
+
+def run_program(config: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> tuple[RecordingMocks, dict]:
+    """Run infra.program.main() under mocks with the given project config; return mocks + exports."""
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="unit", preview=False)
+    pulumi.runtime.set_all_config(
+        {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
+        [f"{PROJECT}:{k}" for k in secret_keys],
+    )
+    from infra.program import main
+
+    exports: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output:
+        outputs = main()
+        return pulumi.Output.all(**outputs).apply(exports.update)
+
+    program()
+    return mocks, exports
+
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pulumi_runtime():
+    """Pulumi's mock runtime uses the thread's current event loop; asyncio.run() elsewhere in the
+    session (the bench) leaves none set. Config is reset after each test."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    yield
+    pulumi.runtime.set_all_config({}, [])
+    loop.close()

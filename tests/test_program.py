@@ -2,77 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import pulumi
 import pytest
-from conftest import llamacpp_entry, vllm_entry
-
-PROJECT = "llm-platform"
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[pulumi.runtime.MockResourceArgs] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        self.resources.append(args)
-        outputs = dict(args.inputs)
-        if args.typ == "kubernetes:core/v1:Namespace":
-            outputs["metadata"] = {**outputs.get("metadata", {}), "name": args.inputs["metadata"]["name"]}
-        return f"{args.name}-id", outputs
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-    def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
-        return [r for r in self.resources if r.typ == typ]
-
-
-def run_program(config: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> tuple[RecordingMocks, dict]:
-    """Run infra.program.main() under mocks with the given project config; return mocks + exports."""
-    mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="unit", preview=False)
-    pulumi.runtime.set_all_config(
-        {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in config.items()},
-        [f"{PROJECT}:{k}" for k in secret_keys],
-    )
-    from infra.program import main
-
-    exports: dict[str, Any] = {}
-
-    @pulumi.runtime.test
-    def program() -> pulumi.Output:
-        outputs = main()
-        return pulumi.Output.all(**outputs).apply(exports.update)
-
-    program()
-    return mocks, exports
-
-
-@pytest.fixture(autouse=True)
-def _fresh_runtime():
-    """Pulumi's mock runtime uses the thread's current event loop; asyncio.run() elsewhere in the
-    session (the bench) leaves none set."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    yield
-    pulumi.runtime.set_all_config({}, [])
-    loop.close()
-
+from conftest import PROJECT, RecordingMocks, llamacpp_entry, run_program, vllm_entry
 
 def test_program_creates_namespace_from_config() -> None:
     mocks, exports = run_program({"namespace": "llm-unit", "models": [llamacpp_entry()]})
-    [namespace] = mocks.of_type("kubernetes:core/v1:Namespace")
+    namespace = mocks.named("kubernetes:core/v1:Namespace", "namespace")
     assert namespace.inputs["metadata"]["name"] == "llm-unit"
     assert exports["namespace"] == "llm-unit"
 
 
 def test_program_passes_resolved_values_to_the_chart() -> None:
     mocks, _ = run_program({"namespace": "llm-unit", "models": [vllm_entry(), llamacpp_entry()]})
-    [chart] = mocks.of_type("kubernetes:helm.sh/v4:Chart")
+    chart = mocks.named("kubernetes:helm.sh/v4:Chart", "models-chart")
     assert chart.inputs["chart"].endswith("charts/llm-serving")
     assert chart.inputs["namespace"] == "llm-unit"
     assert chart.inputs["name"] == "llm"
@@ -119,7 +65,7 @@ def test_program_turns_secret_token_into_storage_secret() -> None:
     )
     [secret] = mocks.of_type("kubernetes:core/v1:Secret")
     assert secret.inputs["metadata"]["name"] == "model-storage"
-    [chart] = mocks.of_type("kubernetes:helm.sh/v4:Chart")
+    chart = mocks.named("kubernetes:helm.sh/v4:Chart", "models-chart")
     assert chart.inputs["values"]["storageSecretName"] == "model-storage"
 
 

@@ -1,0 +1,43 @@
+"""Platform: the upstream components in dependency order. Monitoring first (its CRDs carry the
+ServiceMonitors others create), cert-manager before KServe (webhook certificates), Knative before
+KServe when Serverless is used, KServe CRDs before the controller; the model layer waits for all."""
+
+from __future__ import annotations
+
+import pulumi
+
+from infra.components.platform.base import PlatformComponent, PlatformComponentArgs
+from infra.components.platform.components import CertManager, GpuOperator, Keda, Knative, KServe, Monitoring
+from infra.platform_config import PlatformSettings
+
+
+class Platform(pulumi.ComponentResource):
+    installed: list[str]
+    """Components this stack installs, in install order."""
+    ready: list[pulumi.Resource]
+    """Everything the model layer must wait for."""
+
+    def __init__(self, name: str, settings: PlatformSettings, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("llm-platform:platform:Platform", name, None, opts)
+        monitoring = settings.provides("monitoring")
+        self.components: dict[str, PlatformComponent] = {}
+
+        def add(cls: type[PlatformComponent], key: str, after: list[str]) -> None:
+            if not settings.installs(key):
+                return
+            depends_on = [r for dep in after if dep in self.components for r in self.components[dep].ready]
+            self.components[key] = cls(
+                key.replace("_", "-"),
+                PlatformComponentArgs(getattr(settings, key), settings.image_registry, monitoring),
+                pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+            )
+
+        add(Monitoring, "monitoring", [])
+        add(CertManager, "cert_manager", ["monitoring"])
+        add(GpuOperator, "gpu_operator", ["monitoring"])
+        add(Knative, "knative", ["monitoring"])
+        add(KServe, "kserve", ["monitoring", "cert_manager", "knative"])
+        add(Keda, "keda", ["monitoring"])
+        self.installed = list(self.components)
+        self.ready = [r for c in self.components.values() for r in c.ready]
+        self.register_outputs({"installed": self.installed})

@@ -1,0 +1,87 @@
+"""Stack config of the platform layer (`llm-platform:platform`): which upstream components this
+stack installs, where their charts and images come from, and their few settings we type."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from infra.config_base import Strict
+
+
+class Component(Strict):
+    install: bool = True
+    """Install it with this stack. false: the cluster already has it, or does without."""
+    preinstalled: bool = False
+    """The cluster already runs it (installed another way): features that need it may be used."""
+    namespace: str
+    repository: str | None = None
+    """Chart repository (https:// or oci://) replacing the pinned one, e.g. an internal mirror."""
+    values: dict[str, Any] = Field(default_factory=dict)
+    """Extra chart values, merged over ours (escape hatch; reviewed like code)."""
+
+
+class GpuOperator(Component):
+    namespace: str = "gpu-operator"
+    driver_enabled: bool = True
+    """false on nodes with a pre-installed NVIDIA driver (most managed GPU node images)."""
+    toolkit_enabled: bool = True
+    mig_strategy: Literal["none", "single", "mixed"] = "single"
+    dcgm_service_monitor: bool = True
+    """Scrape DCGM exporter GPU metrics (utilisation, memory, XID errors) with Prometheus."""
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    """Restrict the operator's daemonsets to GPU nodes (e.g. a node-pool label)."""
+
+
+class CertManager(Component):
+    namespace: str = "cert-manager"
+
+
+class Knative(Component):
+    install: bool = False
+    """Only needed for Serverless (Knative) InferenceServices; off unless asked for."""
+    namespace: str = "knative-operator"
+    serving_namespace: str = "knative-serving"
+    networking: Literal["kourier", "istio", "contour"] = "kourier"
+
+
+class KServe(Component):
+    namespace: str = "kserve"
+    default_deployment_mode: Literal["Standard", "Knative"] = "Standard"
+    ingress_class_name: str | None = None
+    """IngressClass for external routes; unset keeps predictors cluster-internal."""
+
+
+class Keda(Component):
+    namespace: str = "keda"
+    http_addon: bool = False
+    """KEDA HTTP add-on: an interceptor that queues requests while a scaled-to-zero model wakes."""
+
+
+class Monitoring(Component):
+    namespace: str = "monitoring"
+    release_name: str = "kube-prometheus-stack"
+
+
+class PlatformSettings(Strict):
+    """Upstream components installed before any model. Pins live in infra/versions.py."""
+
+    enabled: bool = True
+    """false: install no platform component (the cluster already provides everything)."""
+    image_registry: str | None = Field(default=None, examples=["registry.internal:5000"])
+    """Mirror registry for every platform image (air-gapped clusters)."""
+    monitoring: Monitoring = Field(default_factory=Monitoring)
+    cert_manager: CertManager = Field(default_factory=CertManager)
+    gpu_operator: GpuOperator = Field(default_factory=GpuOperator)
+    knative: Knative = Field(default_factory=Knative)
+    kserve: KServe = Field(default_factory=KServe)
+    keda: Keda = Field(default_factory=Keda)
+
+    def installs(self, name: str) -> bool:
+        return self.enabled and getattr(self, name).install
+
+    def provides(self, name: str) -> bool:
+        """Installed by this stack, or declared present on the cluster."""
+        component: Component = getattr(self, name)
+        return self.installs(name) or component.preinstalled

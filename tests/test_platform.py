@@ -1,0 +1,168 @@
+"""Platform layer under Pulumi mocks: each component's chart, version, repository, namespace and key
+values; install order; toggles; air-gap overrides; platform off leaves only the model layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import RecordingMocks, llamacpp_entry, run_program
+
+from infra.components.platform.base import PlatformComponent
+from infra.versions import PLATFORM_CHARTS
+
+CHART = "kubernetes:helm.sh/v4:Chart"
+ALL_ON = {"knative": {"install": True}, "keda": {"httpAddon": True}}
+
+
+def _charts(mocks: RecordingMocks) -> dict[str, dict[str, Any]]:
+    return {r.name: r.inputs for r in mocks.of_type(CHART)}
+
+
+def _platform(platform: dict[str, Any]) -> tuple[RecordingMocks, dict]:
+    return run_program({"namespace": "llm", "models": [llamacpp_entry()], "platform": platform})
+
+
+@pytest.mark.parametrize(
+    ("resource", "pin", "namespace"),
+    [
+        ("monitoring-kube-prometheus-stack", "kube-prometheus-stack", "monitoring"),
+        ("cert-manager-cert-manager", "cert-manager", "cert-manager"),
+        ("gpu-operator-gpu-operator", "gpu-operator", "gpu-operator"),
+        ("knative-knative-operator", "knative-operator", "knative-operator"),
+        ("kserve-kserve-crd", "kserve-crd", "kserve"),
+        ("kserve-kserve", "kserve", "kserve"),
+        ("keda-keda", "keda", "keda"),
+        ("keda-keda-add-ons-http", "keda-add-ons-http", "keda"),
+    ],
+)
+def test_component_chart_is_pinned(resource: str, pin: str, namespace: str) -> None:
+    chart = _charts(_platform(ALL_ON)[0])[resource]
+    expected = PLATFORM_CHARTS[pin]
+    assert chart["version"] == expected.version
+    assert chart["namespace"] == namespace
+    if expected.repository.startswith("oci://"):
+        assert chart["chart"] == f"{expected.repository}/{expected.chart}"
+    else:
+        assert chart["chart"] == expected.chart and chart["repositoryOpts"]["repo"] == expected.repository
+
+
+def test_gpu_operator_values_and_privileged_namespace() -> None:
+    mocks, _ = _platform({"gpuOperator": {"driverEnabled": False, "migStrategy": "mixed", "nodeSelector": {"pool": "gpu"}}})
+    values = _charts(mocks)["gpu-operator-gpu-operator"]["values"]
+    assert values["driver"] == {"enabled": False}
+    assert values["mig"] == {"strategy": "mixed"}
+    assert values["dcgmExporter"]["serviceMonitor"] == {"enabled": True}
+    assert values["daemonsets"] == {"nodeSelector": {"pool": "gpu"}}
+    namespace = mocks.named("kubernetes:core/v1:Namespace", "gpu-operator-namespace")
+    assert namespace.inputs["metadata"]["labels"] == {"pod-security.kubernetes.io/enforce": "privileged"}
+
+
+def test_dcgm_service_monitor_needs_monitoring() -> None:
+    mocks, _ = _platform({"monitoring": {"install": False}})
+    assert _charts(mocks)["gpu-operator-gpu-operator"]["values"]["dcgmExporter"]["serviceMonitor"] == {"enabled": False}
+
+
+def test_monitoring_selects_objects_from_every_namespace() -> None:
+    values = _charts(_platform({})[0])["monitoring-kube-prometheus-stack"]["values"]
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["podMonitorSelectorNilUsesHelmValues"] is False
+    assert spec["ruleSelectorNilUsesHelmValues"] is False
+    assert values["grafana"]["sidecar"]["dashboards"]["searchNamespace"] == "ALL"
+
+
+def test_cert_manager_installs_its_crds() -> None:
+    assert _charts(_platform({})[0])["cert-manager-cert-manager"]["values"] == {"crds": {"enabled": True}}
+
+
+def test_kserve_uses_configured_deployment_mode() -> None:
+    values = _charts(_platform({"kserve": {"ingressClassName": "nginx"}})[0])["kserve-kserve"]["values"]
+    controller = values["kserve"]["controller"]
+    assert controller["deploymentMode"] == "Standard"
+    assert controller["gateway"]["ingressGateway"] == {"disableIngressCreation": False, "className": "nginx"}
+
+
+def test_knative_is_off_unless_asked_and_brings_knative_serving() -> None:
+    assert not any(n.startswith("knative") for n in _charts(_platform({})[0]))
+    mocks, _ = _platform({"knative": {"install": True, "networking": "contour"}})
+    serving = mocks.named("kubernetes:operator.knative.dev/v1beta1:KnativeServing", "knative-serving")
+    assert serving.inputs["spec"]["ingress"] == {"contour": {"enabled": True}}
+
+
+def test_toggled_off_components_are_not_installed() -> None:
+    mocks, exports = _platform({"gpuOperator": {"install": False}, "keda": {"install": False}})
+    names = set(_charts(mocks))
+    assert "gpu-operator-gpu-operator" not in names and "keda-keda" not in names
+    assert exports["platform"] == ["monitoring", "cert_manager", "kserve"]
+
+
+def test_platform_off_renders_only_the_model_layer() -> None:
+    mocks, exports = _platform({"enabled": False})
+    assert list(_charts(mocks)) == ["models-chart"]
+    assert [r.name for r in mocks.of_type("kubernetes:core/v1:Namespace")] == ["namespace"]
+    assert exports["platform"] == [] and "tiny" in exports["models"]
+
+
+def test_air_gap_overrides_repository_and_registry() -> None:
+    mocks, _ = _platform({"imageRegistry": "mirror.internal:5000", "keda": {"repository": "oci://mirror.internal/charts"}})
+    charts = _charts(mocks)
+    assert charts["keda-keda"]["chart"] == "oci://mirror.internal/charts/keda"
+    assert charts["keda-keda"]["values"]["global"] == {"image": {"registry": "mirror.internal:5000"}}
+    assert charts["monitoring-kube-prometheus-stack"]["values"]["global"] == {"imageRegistry": "mirror.internal:5000"}
+    assert charts["gpu-operator-gpu-operator"]["values"]["driver"]["repository"] == "mirror.internal:5000/nvidia"
+
+
+def test_values_escape_hatch_merges_over_ours() -> None:
+    mocks, _ = _platform({"certManager": {"values": {"crds": {"keep": True}, "replicaCount": 2}}})
+    assert _charts(mocks)["cert-manager-cert-manager"]["values"] == {"crds": {"enabled": True, "keep": True}, "replicaCount": 2}
+
+
+def test_deploy_models_false_installs_platform_only() -> None:
+    mocks, exports = run_program({"models": [llamacpp_entry()], "deployModels": False})
+    assert "models-chart" not in _charts(mocks) and "models" not in exports
+
+
+@pytest.fixture
+def dependencies(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Record, per platform component, the resources it was told to wait for."""
+    recorded: dict[str, list[str]] = {}
+    original = PlatformComponent.__init__
+
+    def recording(self, name, args, opts=None):  # type: ignore[no-untyped-def]
+        recorded[name] = [d._name for d in (opts.depends_on or [])] if opts else []  # type: ignore[union-attr]
+        original(self, name, args, opts)
+
+    monkeypatch.setattr(PlatformComponent, "__init__", recording)
+    return recorded
+
+
+def test_install_order(dependencies: dict[str, list[str]]) -> None:
+    _platform(ALL_ON)
+    assert dependencies["monitoring"] == []
+    assert dependencies["cert-manager"] == ["monitoring-kube-prometheus-stack"]
+    assert set(dependencies["kserve"]) == {
+        "monitoring-kube-prometheus-stack", "cert-manager-cert-manager", "knative-knative-operator", "knative-serving",
+    }  # fmt: skip
+
+
+def test_models_wait_for_the_platform(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra.components import model_serving
+
+    seen: list[str] = []
+    original = model_serving.ModelServing.__init__
+
+    def recording(self, name, args, opts=None):  # type: ignore[no-untyped-def]
+        seen.extend(d._name for d in opts.depends_on)
+        original(self, name, args, opts)
+
+    monkeypatch.setattr(model_serving.ModelServing, "__init__", recording)
+    _platform({})
+    assert {"kserve-kserve", "keda-keda", "gpu-operator-gpu-operator"} <= set(seen)
+
+
+def test_components_appear_as_typed_parents_in_preview() -> None:
+    mocks, _ = _platform(ALL_ON)
+    types = {r.typ for r in mocks.resources}
+    for token in ("Platform", "Monitoring", "CertManager", "GpuOperator", "Knative", "KServe", "Keda"):
+        assert f"llm-platform:platform:{token}" in types
+    assert "llm-platform:serving:ModelServing" in types
