@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from infra import versions
 from infra.config_base import Strict
 from infra.platform_config import PlatformSettings
+from infra.scaling_config import Autoscaling, Rollout
 from infra.architecture import Architecture
 from infra.quantity import parse_quantity
 
@@ -135,13 +136,18 @@ class ModelBase(Strict):
     max_num_seqs: int | None = Field(default=None, gt=0)
     """Concurrent sequences per replica (vLLM --max-num-seqs, llama.cpp --parallel slots)."""
     replicas: int = Field(default=1, ge=1)
-    """Fixed replica count (autoscaling is configured separately)."""
+    """Replica count with autoscaling mode none."""
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    """Queue-depth autoscaling (keda), or request-driven with scale to zero (knative)."""
+    rollout: Rollout = Field(default_factory=Rollout)
+    """Zero-downtime updates: surge one pod, drain before stopping."""
     node_selector: dict[str, str] = Field(default_factory=dict)
     """Extra node labels the pods must match (the GPU product label is added from gpu.product)."""
     tolerations: list[Toleration] = Field(default_factory=list)
     """Taints the pods tolerate; vLLM pods always tolerate nvidia.com/gpu:NoSchedule."""
-    termination_grace_period_seconds: int = Field(default=120, ge=0)
-    """A streamed completion can run for minutes; give in-flight requests time to finish."""
+    termination_grace_period_seconds: int = Field(default=120, ge=30)
+    """At least the longest request: a streamed completion can run for minutes. vLLM's
+    --shutdown-timeout drains in-flight requests within it."""
     probes: Probes = Field(default_factory=Probes)
     """Health probe timing on the server's /health endpoint."""
     architecture: Architecture | str | None = None
@@ -166,7 +172,7 @@ VLLM_OWNED_FLAGS = frozenset(
         "--max-num-batched-tokens", "--gpu-memory-utilization", "--enable-prefix-caching",
         "--no-enable-prefix-caching", "--enable-chunked-prefill", "--no-enable-chunked-prefill",
         "--tensor-parallel-size", "-tp", "--quantization", "-q", "--port", "--host", "--dtype",
-        "--revision", "--kv-cache-dtype",
+        "--revision", "--kv-cache-dtype", "--shutdown-timeout", "--distributed-timeout-seconds",
     }
 )  # fmt: skip
 LLAMACPP_OWNED_FLAGS = frozenset(
@@ -207,6 +213,9 @@ class VllmModel(ModelBase):
     """Share of each GPU's memory vLLM may use for weights + activations + KV cache."""
     enable_prefix_caching: bool = True
     """Reuse KV blocks of shared prompt prefixes (system prompts, multi-turn chats)."""
+    nccl_timeout_seconds: int = Field(default=600, ge=60)
+    """Tensor parallel only (--distributed-timeout-seconds): how long ranks wait for each other
+    before a collective fails loudly instead of hanging."""
     enable_chunked_prefill: bool = True
     """Split long prompts into chunks so decodes of running requests are not stalled."""
     image: Image = Field(default_factory=lambda: Image.pinned(versions.VLLM_IMAGE_REPOSITORY, versions.VLLM_IMAGE_TAG))
@@ -228,6 +237,15 @@ class VllmModel(ModelBase):
     @classmethod
     def _extra_args(cls, args: list[str]) -> list[str]:
         return _check_extra_args(args, VLLM_OWNED_FLAGS)
+
+    @model_validator(mode="after")
+    def _canary_needs_knative(self) -> VllmModel:
+        if self.rollout.canary_traffic_percent is not None and self.autoscaling.mode != "knative":
+            raise ValueError(
+                "rollout.canaryTrafficPercent: traffic splitting needs KServe's Knative mode "
+                f"(autoscaling.mode knative), got mode {self.autoscaling.mode!r}"
+            )
+        return self
 
 
 GGUF_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
@@ -263,6 +281,14 @@ class LlamaCppModel(ModelBase):
                     "source.revision: llama-server downloads hf:// files at their latest revision; "
                     f"pin weights with a pvc:// or s3:// copy instead, got {source['revision']!r}"
                 )
+            scaling = data.get("autoscaling")
+            if isinstance(scaling, dict) and scaling.get("mode") == "knative":
+                raise ValueError(
+                    "autoscaling.mode: knative serves KServe InferenceServices (vLLM); llama.cpp "
+                    "models scale with keda or none, got 'knative'"
+                )
+            if isinstance(data.get("rollout"), dict) and data["rollout"].get("canaryTrafficPercent") is not None:
+                raise ValueError("rollout.canaryTrafficPercent: canaries need a Knative (vLLM) model, got a llama.cpp model")
             if data.get("quantization") == "awq":
                 raise ValueError(
                     f"quantization: awq is a vLLM format; llama.cpp takes a GGUF type "
@@ -396,6 +422,19 @@ class StackConfig(Strict):
             # Never echo the value: it is a credential written in plaintext.
             raise ValueError("found in plaintext; remove it and run `pulumi config set --secret hfToken`")
         return value
+
+    @model_validator(mode="after")
+    def _platform_provides_scalers(self) -> StackConfig:
+        needs = {"keda": "keda", "knative": "knative"}
+        for i, model in enumerate(self.models):
+            component = needs.get(model.autoscaling.mode)
+            if component and not self.platform.provides(component):
+                key = "keda" if component == "keda" else "knative"
+                raise ValueError(
+                    f"models[{i}].autoscaling.mode: {model.autoscaling.mode} needs {key} on the cluster; set "
+                    f"platform.{key}.install true, or platform.{key}.preinstalled true if it is already there"
+                )
+        return self
 
     def chart_values(self) -> ChartValues:
         return ChartValues(

@@ -83,6 +83,24 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
             maxModelLen=16384,
         )
     ],
+    "vllm-keda": [
+        vllm_entry(
+            name="qwen-keda",
+            autoscaling={"mode": "keda", "minReplicas": 1, "maxReplicas": 4, "kvCacheUsageThreshold": 0.8},
+        )
+    ],
+    "vllm-keda-tpot": [
+        vllm_entry(name="qwen-tpot", autoscaling={"mode": "keda", "maxReplicas": 3, "tpotP95Seconds": 0.08})
+    ],
+    "vllm-knative-canary": [
+        vllm_entry(
+            name="qwen-serverless",
+            autoscaling={"mode": "knative", "minReplicas": 0, "maxReplicas": 2},
+            rollout={"canaryTrafficPercent": 10},
+        )
+    ],
+    "vllm-recreate": [vllm_entry(name="qwen-recreate", replicas=2, rollout={"spareCapacityForSurge": False})],
+    "llamacpp-keda": [llamacpp_entry(name="tiny-keda", autoscaling={"mode": "keda", "maxReplicas": 3})],
     "llamacpp-hf": [llamacpp_entry()],
     "llamacpp-pvc": [
         llamacpp_entry(name="tiny-pvc", source={"uri": "pvc://gguf-models/tinyllama"}, architecture="tinyllama-1.1b")
@@ -96,6 +114,8 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
 
 def matrix_config(case: str) -> StackConfig:
     raw: dict[str, Any] = {"namespace": "llm-test", "models": MATRIX[case]}
+    if "knative" in case:
+        raw["platform"] = {"knative": {"install": True}}
     if case.endswith("with-token"):
         raw["hfToken"] = "[secret]"
     return parse(raw)
@@ -127,7 +147,8 @@ def render_models() -> Callable[..., list[dict[str, Any]]]:
     """Render raw model entries as the program would: validated, planned, then rendered."""
 
     def _render(*entries: dict[str, Any], hooks: bool = False) -> list[dict[str, Any]]:
-        config = plan_stack(parse({"namespace": "llm-test", "models": list(entries)})).config
+        raw = {"namespace": "llm-test", "models": list(entries), "platform": {"knative": {"install": True}}}
+        config = plan_stack(parse(raw)).config
         return render(config.chart_values(), release="llm", namespace="llm-test", include_hooks=hooks)
 
     return _render

@@ -22,8 +22,13 @@ def test_chart_renders_objects_for_every_model(config: StackConfig, rendered: li
         model = labels.get("llm-serving/model") or labels.get("llm-serving/tested-model")
         if model:
             per_model[model] += 1
-    # vLLM: ServingRuntime + InferenceService + test pod; llama.cpp: Deployment + Service + test pod.
-    assert per_model == {m.name: 3 for m in config.models}
+    # vLLM: ServingRuntime + InferenceService + test pod; llama.cpp: Deployment + Service + test pod;
+    # plus a PodDisruptionBudget when it can run several replicas, a ScaledObject with keda.
+    def expected(m) -> int:
+        most = m.replicas if m.autoscaling.mode == "none" else m.autoscaling.max_replicas
+        return 3 + (most > 1) + (m.autoscaling.mode == "keda")
+
+    assert per_model == {m.name: expected(m) for m in config.models}
 
 
 def test_chart_lints_strict_without_findings(config: StackConfig) -> None:
@@ -46,6 +51,8 @@ def test_every_rendered_object_validates(rendered: list[dict[str, Any]]) -> None
 def test_custom_resources_are_checked_against_crds(rendered: list[dict[str, Any]], config: StackConfig) -> None:
     kinds = {o["kind"] for o in rendered if is_custom_resource(o)}
     expected = {"ServingRuntime", "InferenceService"} if any(m.runtime == "vllm" for m in config.models) else set()
+    if any(m.autoscaling.mode == "keda" for m in config.models):
+        expected.add("ScaledObject")
     assert kinds == expected
 
 

@@ -94,6 +94,30 @@ CASES = {
         {"models": [vllm_entry(runtime="tgi")]},
         "models[0].runtime: must be one of 'vllm', 'llamacpp', got 'tgi'",
     ),
+    "min-above-max-replicas": (
+        {"models": [vllm_entry(autoscaling={"mode": "keda", "minReplicas": 5, "maxReplicas": 2})]},
+        "models[0].autoscaling.minReplicas: must be <= maxReplicas (2), got 5",
+    ),
+    "scale-to-zero-without-activation-source": (
+        {"models": [vllm_entry(autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2})]},
+        "models[0].autoscaling.minReplicas: 0 needs an activation source that exists at zero replicas; "
+        "KEDA's Prometheus triggers read vllm:/llamacpp: metrics from the model pods themselves, so use "
+        "mode knative (the activator buffers requests) or minReplicas >= 1, got 0",
+    ),
+    "keda-without-keda": (
+        {"models": [vllm_entry(autoscaling={"mode": "keda", "maxReplicas": 2})], "platform": {"keda": {"install": False}}},
+        "models[0].autoscaling.mode: keda needs keda on the cluster; set platform.keda.install true, "
+        "or platform.keda.preinstalled true if it is already there",
+    ),
+    "canary-on-raw-deployment": (
+        {"models": [vllm_entry(rollout={"canaryTrafficPercent": 10})]},
+        "models[0].rollout.canaryTrafficPercent: traffic splitting needs KServe's Knative mode "
+        "(autoscaling.mode knative), got mode 'none'",
+    ),
+    "short-grace-period": (
+        {"models": [vllm_entry(terminationGracePeriodSeconds=10)]},
+        "models[0].terminationGracePeriodSeconds: must be >= 30, got 10",
+    ),
     "plaintext-hf-token": (
         {"hfToken": "hf_plaintext"},
         "hfToken: found in plaintext; remove it and run `pulumi config set --secret hfToken`",

@@ -110,6 +110,10 @@ KServe storage initializer fills; tensor parallel size always equals the GPU cou
 {{- if .maxNumBatchedTokens }}
 - --max-num-batched-tokens={{ int .maxNumBatchedTokens }}
 {{- end }}
+{{- if gt (int .gpu.count) 1 }}
+- --distributed-timeout-seconds={{ int .ncclTimeoutSeconds }}
+{{- end }}
+- --shutdown-timeout={{ include "llm-serving.drainSeconds" . }}
 - {{ ternary "--enable-prefix-caching" "--no-enable-prefix-caching" .enablePrefixCaching }}
 - {{ ternary "--enable-chunked-prefill" "--no-enable-chunked-prefill" .enableChunkedPrefill }}
 {{- range .extraArgs }}
@@ -149,14 +153,28 @@ llama-server gives each of the --parallel slots ctx-size / parallel tokens.
 {{- end }}
 {{- end -}}
 
-{{/* HTTP probes on the server's /health (200 only once the model is loaded). */}}
+{{/*
+Seconds a server may spend finishing in-flight requests after SIGTERM: the grace period minus the
+preStop wait, minus 5 s for the process to exit. At least 1.
+*/}}
+{{- define "llm-serving.drainSeconds" -}}
+{{- max 1 (sub (sub (int .terminationGracePeriodSeconds) (int .rollout.preStopSeconds)) 5) -}}
+{{- end -}}
+
+{{/*
+HTTP probes on the server's /health (200 only once the model is loaded and the engine answers).
+Knative mode has no startup probe: Knative's progress deadline (set from the same budget) plays
+that role there.
+*/}}
 {{- define "llm-serving.probes" -}}
+{{- if ne .autoscaling.mode "knative" }}
 startupProbe:
   httpGet:
     path: /health
     port: 8080
   periodSeconds: {{ int .probes.periodSeconds }}
   failureThreshold: {{ int .probes.startupFailureThreshold }}
+{{- end }}
 readinessProbe:
   httpGet:
     path: /health
@@ -169,6 +187,33 @@ livenessProbe:
     port: 8080
   periodSeconds: {{ int .probes.periodSeconds }}
   failureThreshold: 6
+{{- end -}}
+
+{{/* Seconds a replica may take to start: the startup probe budget. */}}
+{{- define "llm-serving.startupSeconds" -}}
+{{- mul (int .probes.periodSeconds) (int .probes.startupFailureThreshold) -}}
+{{- end -}}
+
+{{/* Rolling update that never drops below the current replicas, or Recreate without GPU room. */}}
+{{- define "llm-serving.strategy" -}}
+{{- if .rollout.spareCapacityForSurge -}}
+type: RollingUpdate
+rollingUpdate:
+  maxSurge: 1
+  maxUnavailable: 0
+{{- else -}}
+type: Recreate
+{{- end -}}
+{{- end -}}
+
+{{/* Most replicas a model can run: decides whether a PodDisruptionBudget is worth having. */}}
+{{- define "llm-serving.maxReplicas" -}}
+{{- if eq .autoscaling.mode "none" -}}{{ int .replicas }}{{- else -}}{{ int .autoscaling.maxReplicas }}{{- end -}}
+{{- end -}}
+
+{{/* PromQL label matcher of one model's series (labels attached by the chart's PodMonitor). */}}
+{{- define "llm-serving.promSelector" -}}
+namespace="{{ .root.Release.Namespace }}",llm_serving_model="{{ .model.name }}"
 {{- end -}}
 
 {{- define "llm-serving.resources" -}}

@@ -1,0 +1,63 @@
+"""Per-model autoscaling and rollout config. LLM servers scale on queue depth (and optionally
+KV-cache usage and p95 time per output token), never on CPU/GPU utilisation: a GPU is "busy"
+long before a replica is saturated, and idle-looking while requests queue."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from infra.config_base import Strict
+
+
+class Autoscaling(Strict):
+    mode: Literal["none", "keda", "knative"] = "none"
+    """none: fixed `replicas`; keda: KEDA ScaledObject on Prometheus queries (KServe Standard
+    mode); knative: Knative KPA on in-flight requests (KServe Knative mode, scale to zero)."""
+    min_replicas: int = Field(default=1, ge=0)
+    """0 (scale to zero) only with mode knative: its activator holds requests while a pod starts.
+    KEDA's Prometheus triggers read metrics the model pods export, which do not exist at zero."""
+    max_replicas: int = Field(default=1, ge=1)
+    queue_depth_per_replica: float = Field(default=4, gt=0)
+    """keda: target waiting requests per replica (vllm:num_requests_waiting,
+    llamacpp:requests_deferred)."""
+    kv_cache_usage_threshold: float | None = Field(default=None, gt=0, le=1)
+    """keda, vLLM: also scale out when mean KV-cache usage per replica passes this share."""
+    tpot_p95_seconds: float | None = Field(default=None, gt=0)
+    """keda, vLLM: also scale out when p95 time per output token passes this many seconds."""
+    polling_interval_seconds: int = Field(default=15, ge=1)
+    cooldown_period_seconds: int = Field(default=300, ge=0)
+    scale_down_stabilization_seconds: int = Field(default=600, ge=0)
+    """Scale in slowly: a replica takes minutes to come back (weights load, warm-up)."""
+    prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
+    """Prometheus that scrapes the model pods (keda triggers query it)."""
+    target_concurrency: int | None = Field(default=None, ge=1)
+    """knative: in-flight requests per replica before the KPA adds one; default maxNumSeqs / 2."""
+    scale_to_zero_retention_seconds: int = Field(default=600, ge=0)
+    """knative: keep the last replica this long after traffic stops (a cold start costs minutes)."""
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"minReplicas: must be <= maxReplicas ({self.max_replicas}), got {self.min_replicas}")
+        if self.min_replicas == 0 and self.mode == "keda":
+            raise ValueError(
+                "minReplicas: 0 needs an activation source that exists at zero replicas; KEDA's "
+                "Prometheus triggers read vllm:/llamacpp: metrics from the model pods themselves, "
+                "so use mode knative (the activator buffers requests) or minReplicas >= 1, got 0"
+            )
+        if self.min_replicas == 0 and self.mode == "none":
+            raise ValueError("minReplicas: 0 needs mode knative, got mode none")
+        return self
+
+
+class Rollout(Strict):
+    spare_capacity_for_surge: bool = True
+    """A rolling update starts the new pod before stopping the old one (maxSurge 1,
+    maxUnavailable 0). Set false when the GPU quota has no room for that extra pod: the rollout
+    would wait forever, so the Recreate strategy is used instead (a short outage per replica)."""
+    canary_traffic_percent: int | None = Field(default=None, ge=0, le=100)
+    """knative only: share of traffic sent to the latest revision (model upgrade canary)."""
+    pre_stop_seconds: int = Field(default=15, ge=0)
+    """Wait before SIGTERM so endpoints stop routing to the pod before it drains."""
