@@ -28,6 +28,7 @@ def test_render_prod_writes_one_valid_manifest_per_object(tmp_path: Path) -> Non
         "deployment-tinyllama.yaml",
         "inferenceservice-llama31-8b-awq.yaml",
         "inferenceservice-llama31-8b-fp16.yaml",
+        "poddisruptionbudget-llama31-8b-fp16.yaml",
         "service-tinyllama.yaml",
         "servingruntime-llama31-8b-awq-vllm.yaml",
         "servingruntime-llama31-8b-fp16-vllm.yaml",
