@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from infra import versions
 from infra.config_base import Strict
+from infra.observability_config import AlertThresholds, Observability
 from infra.platform_config import PlatformSettings
 from infra.scaling_config import Autoscaling, Rollout
 from infra.architecture import Architecture
@@ -141,6 +142,8 @@ class ModelBase(Strict):
     """Queue-depth autoscaling (keda), or request-driven with scale to zero (knative)."""
     rollout: Rollout = Field(default_factory=Rollout)
     """Zero-downtime updates: surge one pod, drain before stopping."""
+    alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    """Thresholds of this model's alerts (latency, errors, KV cache, GPU utilisation)."""
     node_selector: dict[str, str] = Field(default_factory=dict)
     """Extra node labels the pods must match (the GPU product label is added from gpu.product)."""
     tolerations: list[Toleration] = Field(default_factory=list)
@@ -173,6 +176,7 @@ VLLM_OWNED_FLAGS = frozenset(
         "--no-enable-prefix-caching", "--enable-chunked-prefill", "--no-enable-chunked-prefill",
         "--tensor-parallel-size", "-tp", "--quantization", "-q", "--port", "--host", "--dtype",
         "--revision", "--kv-cache-dtype", "--shutdown-timeout", "--distributed-timeout-seconds",
+        "--otlp-traces-endpoint", "--collect-detailed-traces",
     }
 )  # fmt: skip
 LLAMACPP_OWNED_FLAGS = frozenset(
@@ -374,6 +378,8 @@ class ChartValues(Strict):
     """/dev/shm size for tensor-parallel vLLM pods; memory-backed, so it counts against the pod's
     memory limit. NCCL needs far more than the container runtime's 64Mi default."""
     storage_initializer_image: ImageRef = versions.KSERVE_STORAGE_INITIALIZER_IMAGE
+    observability: Observability = Field(default_factory=Observability)
+    """Metrics scraping, alerts with runbooks, dashboard, tracing."""
     test_image: ImageRef = versions.CURL_IMAGE
     """Image of the `helm test` pods that call each model's /v1/models."""
 
@@ -411,6 +417,8 @@ class StackConfig(Strict):
     platform (and its CRDs) goes in first, the models on the next run (docs/adr/0001)."""
     planner: PlannerSettings = Field(default_factory=PlannerSettings)
     """Assumptions for derived start-up probe budgets."""
+    observability: Observability = Field(default_factory=Observability)
+    """Metrics scraping, alerts with runbooks, dashboard, tracing."""
     hf_token: Literal[SECRET] | None = None
     """Hugging Face token for gated weights. Set only with `pulumi config set --secret hfToken`;
     the loader replaces the encrypted value with a marker, so plaintext never reaches this model."""
@@ -438,7 +446,9 @@ class StackConfig(Strict):
 
     def chart_values(self) -> ChartValues:
         return ChartValues(
-            models=self.models, storage_secret_name=STORAGE_SECRET_NAME if self.hf_token else None
+            models=self.models,
+            storage_secret_name=STORAGE_SECRET_NAME if self.hf_token else None,
+            observability=self.observability,
         )
 
 

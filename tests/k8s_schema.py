@@ -30,6 +30,10 @@ def _strict(schema: Any) -> Any:
     if schema.get("x-kubernetes-int-or-string"):
         out.pop("type", None)
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    pattern = out.get("pattern")
+    if isinstance(pattern, str) and "(?i)" in pattern[1:]:
+        # Go's RE2 accepts inline flags anywhere (`^(?i)...`); Python wants them first.
+        out["pattern"] = "(?i)" + pattern.replace("(?i)", "")
     if schema.get("nullable") and "type" in out:
         out["type"] = [out["type"], "null"]
     is_object = schema.get("type") == "object"

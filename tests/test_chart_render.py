@@ -53,6 +53,8 @@ def test_custom_resources_are_checked_against_crds(rendered: list[dict[str, Any]
     expected = {"ServingRuntime", "InferenceService"} if any(m.runtime == "vllm" for m in config.models) else set()
     if any(m.autoscaling.mode == "keda" for m in config.models):
         expected.add("ScaledObject")
+    if config.models and config.observability.metrics:
+        expected |= {"PodMonitor", "PrometheusRule"}
     assert kinds == expected
 
 

@@ -38,6 +38,18 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 llm-serving/model: {{ .model.name }}
 {{- end -}}
 
+{{/* Labels on model pods: selector labels plus what the PodMonitor copies onto every series. */}}
+{{- define "llm-serving.podLabels" -}}
+{{ include "llm-serving.selectorLabels" . }}
+app.kubernetes.io/component: model-server
+llm-serving/runtime: {{ .model.runtime }}
+{{- end -}}
+
+{{/* In-cluster OTLP/gRPC endpoint of the chart's OpenTelemetry Collector. */}}
+{{- define "llm-serving.otlpEndpoint" -}}
+http://{{ .Release.Name }}-otel-collector.{{ .Release.Namespace }}.svc.cluster.local:4317
+{{- end -}}
+
 {{- define "llm-serving.labels" -}}
 helm.sh/chart: {{ include "llm-serving.chart" .root }}
 {{ include "llm-serving.selectorLabels" . }}
@@ -88,8 +100,11 @@ http://{{ .model.name }}.{{ .root.Release.Namespace }}.svc.cluster.local/v1
 {{/*
 vLLM server args (the one place they are built). The positional model tag is the directory the
 KServe storage initializer fills; tensor parallel size always equals the GPU count.
+Usage: include "llm-serving.vllm.args" (dict "root" $ "model" $m)
 */}}
 {{- define "llm-serving.vllm.args" -}}
+{{- $tracing := .root.Values.observability.tracing -}}
+{{- with .model -}}
 - /mnt/models
 - --served-model-name={{ .servedModelName }}
 - --host=0.0.0.0
@@ -116,8 +131,15 @@ KServe storage initializer fills; tensor parallel size always equals the GPU cou
 - --shutdown-timeout={{ include "llm-serving.drainSeconds" . }}
 - {{ ternary "--enable-prefix-caching" "--no-enable-prefix-caching" .enablePrefixCaching }}
 - {{ ternary "--enable-chunked-prefill" "--no-enable-chunked-prefill" .enableChunkedPrefill }}
+{{- if $tracing.enabled }}
+- --otlp-traces-endpoint={{ include "llm-serving.otlpEndpoint" $.root }}
+{{- if $tracing.detailed }}
+- --collect-detailed-traces=all
+{{- end }}
+{{- end }}
 {{- range .extraArgs }}
 - {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -214,6 +236,11 @@ type: Recreate
 {{/* PromQL label matcher of one model's series (labels attached by the chart's PodMonitor). */}}
 {{- define "llm-serving.promSelector" -}}
 namespace="{{ .root.Release.Namespace }}",llm_serving_model="{{ .model.name }}"
+{{- end -}}
+
+{{/* Regex of a model's pod names (KServe: <name>-predictor-..., Deployment: <name>-<rs>-<id>). */}}
+{{- define "llm-serving.podRegex" -}}
+{{- if eq .runtime "vllm" -}}{{ .name }}-predictor-.*{{- else -}}{{ .name }}-[a-z0-9]+-[a-z0-9]+{{- end -}}
 {{- end -}}
 
 {{- define "llm-serving.resources" -}}
