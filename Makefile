@@ -10,7 +10,7 @@ STACK ?= local
 
 .PHONY: setup local render test schema smoke-local bench-local clean
 
-setup: $(VENV)/.installed vllm-venv llama-server
+setup: $(VENV)/.installed vllm-venv llama-server promtool
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ vllm-venv: $(VENV)/.installed
 .PHONY: llama-server
 llama-server: $(VENV)/.installed
 	@bash tools/llama-server.sh >/dev/null
+
+# promtool for the alert-rule tests (Debian's prometheus package; installed once).
+.PHONY: promtool
+promtool:
+	@bash tools/promtool.sh >/dev/null
 
 # The smoke suite against a real llama-server serving a tiny random GGUF (FP16 and Q4_0).
 smoke-local: setup

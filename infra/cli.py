@@ -4,6 +4,7 @@
   plan    --stack NAME | --config-file PATH [--json]     capacity plan of every model
   plan    --hf-config PATH | --model KEY  --gpu-memory-gib G ...  ad-hoc plan of one vLLM model
   schema  --write | --check                               regenerate / verify chart values files
+  diagnose --metrics-url URL | --metrics-file FILE ...    which known cause slows a model server
 """
 
 from __future__ import annotations
@@ -99,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["diagnose"]:  # its own parser and exit codes (0 healthy, 1 degraded, 2 error)
+        from infra.diagnose import main as diagnose
+
+        return diagnose(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

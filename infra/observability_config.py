@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from infra import versions
 from infra.config_base import Strict
 
 
@@ -28,7 +29,8 @@ class Tracing(Strict):
     """OTLP/gRPC endpoint of the tracing backend; unset: the collector only logs spans."""
     detailed: bool = False
     """--collect-detailed-traces all: per-step model/worker spans (costs throughput)."""
-    collector_image: str = "otel/opentelemetry-collector-contrib:0.120.0"
+    collector_image: str = Field(default=versions.OTEL_COLLECTOR_IMAGE, pattern=r"^\S+:[\w][\w.-]*$")
+    """Pinned collector image (repository:tag)."""
 
 
 class Observability(Strict):

@@ -30,6 +30,9 @@ LLAMACPP_BIN_SDIST_VERSION = f"{LLAMACPP_BUILD}.0.0"
 KSERVE_VERSION = "v0.20.0"
 KSERVE_STORAGE_INITIALIZER_IMAGE = f"kserve/storage-initializer:{KSERVE_VERSION}"
 
+# OpenTelemetry Collector (contrib) that receives vLLM's traces when tracing is enabled.
+OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.120.0"
+
 # Image used by the chart's `helm test` hook to call /v1/models.
 CURL_IMAGE = "curlimages/curl:8.17.0"
 
@@ -76,6 +79,7 @@ PINS = {
     "llamacpp-bin-sdist": LLAMACPP_BIN_SDIST_VERSION,
     "llamacpp-image": f"{LLAMACPP_IMAGE_REPOSITORY}:{LLAMACPP_IMAGE_TAG}",
     "curl-image": CURL_IMAGE,
+    "otel-collector-image": OTEL_COLLECTOR_IMAGE,
     "kserve": KSERVE_VERSION,
     "kubernetes": KUBERNETES_VERSION,
     **{f"chart-{name}": pin.version for name, pin in PLATFORM_CHARTS.items()},

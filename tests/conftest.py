@@ -100,6 +100,7 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
         )
     ],
     "vllm-recreate": [vllm_entry(name="qwen-recreate", replicas=2, rollout={"spareCapacityForSurge": False})],
+    "vllm-tracing": [vllm_entry(name="qwen-traced")],
     "llamacpp-keda": [llamacpp_entry(name="tiny-keda", autoscaling={"mode": "keda", "maxReplicas": 3})],
     "llamacpp-hf": [llamacpp_entry()],
     "llamacpp-pvc": [
@@ -116,6 +117,8 @@ def matrix_config(case: str) -> StackConfig:
     raw: dict[str, Any] = {"namespace": "llm-test", "models": MATRIX[case]}
     if "knative" in case:
         raw["platform"] = {"knative": {"install": True}}
+    if "tracing" in case:
+        raw["observability"] = {"tracing": {"enabled": True, "exporterEndpoint": "tempo.monitoring.svc:4317", "detailed": True}}
     if case.endswith("with-token"):
         raw["hfToken"] = "[secret]"
     return parse(raw)
@@ -143,15 +146,9 @@ def rendered(config: StackConfig) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def render_models() -> Callable[..., list[dict[str, Any]]]:
+def render_models(render_models_module) -> Callable[..., list[dict[str, Any]]]:
     """Render raw model entries as the program would: validated, planned, then rendered."""
-
-    def _render(*entries: dict[str, Any], hooks: bool = False) -> list[dict[str, Any]]:
-        raw = {"namespace": "llm-test", "models": list(entries), "platform": {"knative": {"install": True}}}
-        config = plan_stack(parse(raw)).config
-        return render(config.chart_values(), release="llm", namespace="llm-test", include_hooks=hooks)
-
-    return _render
+    return render_models_module
 
 
 def objects_of(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -305,3 +302,15 @@ def _fresh_pulumi_runtime():
     yield
     pulumi.runtime.set_all_config({}, [])
     loop.close()
+
+
+@pytest.fixture(scope="module")
+def render_models_module() -> Callable[..., list[dict[str, Any]]]:
+    """render_models for module-scoped fixtures."""
+
+    def _render(*entries: dict[str, Any], hooks: bool = False) -> list[dict[str, Any]]:
+        raw = {"namespace": "llm-test", "models": list(entries), "platform": {"knative": {"install": True}}}
+        config = plan_stack(parse(raw)).config
+        return render(config.chart_values(), release="llm", namespace="llm-test", include_hooks=hooks)
+
+    return _render

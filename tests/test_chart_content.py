@@ -181,11 +181,15 @@ def test_llamacpp_probes_wait_for_model_load(render_models) -> None:
 
 def test_selectors_use_only_name_instance_and_model(rendered: list[dict[str, Any]]) -> None:
     for deployment in objects_of(rendered, "Deployment"):
+        if "llm-serving/model" not in deployment["metadata"]["labels"]:
+            continue  # the tracing collector is not a model server
         selector = deployment["spec"]["selector"]["matchLabels"]
         assert set(selector) == {"app.kubernetes.io/name", "app.kubernetes.io/instance", "llm-serving/model"}
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         assert selector.items() <= labels.items()
     for service in objects_of(rendered, "Service"):
+        if "llm-serving/model" not in service["metadata"]["labels"]:
+            continue
         assert set(service["spec"]["selector"]) == {
             "app.kubernetes.io/name",
             "app.kubernetes.io/instance",

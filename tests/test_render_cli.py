@@ -25,6 +25,7 @@ def test_render_prod_writes_one_valid_manifest_per_object(tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     files = sorted(p.name for p in out.glob("*.yaml"))
     assert files == [
+        "configmap-llm-dashboard.yaml",
         "deployment-tinyllama.yaml",
         "inferenceservice-llama31-8b-awq.yaml",
         "inferenceservice-llama31-8b-fp16.yaml",

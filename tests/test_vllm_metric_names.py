@@ -19,6 +19,6 @@ def test_vllm_key_series_exist_in_pinned_release(vllm_python: str) -> None:
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     source = open(f"{path}/v1/metrics/loggers.py").read()
-    defined = set(re.findall(r'name="(vllm:[a-z_]+)"', source))
+    defined = set(re.findall(r'name\s*=\s*"(vllm:[a-z_]+)"', source))
     missing = sorted(set(VLLM_KEY_SERIES.values()) - defined)
     assert not missing, f"not defined by the pinned vLLM: {missing}"
