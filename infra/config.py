@@ -366,6 +366,18 @@ def _unique_names(models: list[VllmModel | LlamaCppModel]) -> list[VllmModel | L
 Models = Annotated[list[Model], AfterValidator(_unique_names)]
 
 
+class NetworkPolicySettings(Strict):
+    enabled: bool = True
+    """Only the listed namespaces (and the model's own) may reach model pods."""
+    allow_from_namespaces: list[str] = Field(
+        default_factory=lambda: ["monitoring", "knative-serving", "istio-system", "keda"]
+    )
+    """Prometheus, the Knative activator, the ingress gateway and KEDA's HTTP interceptor live here."""
+
+
+Environment = Literal["dev", "staging", "production"]
+
+
 class ChartValues(Strict):
     """What the llm-serving chart takes: its values.schema.json is generated from this model."""
 
@@ -380,6 +392,13 @@ class ChartValues(Strict):
     storage_initializer_image: ImageRef = versions.KSERVE_STORAGE_INITIALIZER_IMAGE
     observability: Observability = Field(default_factory=Observability)
     """Metrics scraping, alerts with runbooks, dashboard, tracing."""
+    environment: Environment = "dev"
+    """Labels every object; policies require API-key auth in production."""
+    api_key_secret_name: str | None = Field(default=None, pattern=DNS1035)
+    """Secret (key `api-key`) whose value clients must send as `Authorization: Bearer`."""
+    network_policy: NetworkPolicySettings = Field(default_factory=NetworkPolicySettings)
+    run_as_user: int = Field(default=1000, ge=1)
+    """Model pods run as this non-root user (HOME=/tmp so engines can write their caches)."""
     test_image: ImageRef = versions.CURL_IMAGE
     """Image of the `helm test` pods that call each model's /v1/models."""
 
@@ -387,8 +406,9 @@ class ChartValues(Strict):
 # What the loaders put in place of a value Pulumi stores encrypted (`secure:`): the model only
 # needs to know a secret is set, and must never hold its plaintext.
 SECRET = "[secret]"
-# Name of the Secret the program creates from hfToken; the chart's pods read it.
+# Names of the Secrets the program creates from hfToken and apiKey; the chart's pods read them.
 STORAGE_SECRET_NAME = "model-storage"
+API_KEY_SECRET_NAME = "model-api-key"
 
 
 class PlannerSettings(Strict):
@@ -423,12 +443,20 @@ class StackConfig(Strict):
     """Hugging Face token for gated weights. Set only with `pulumi config set --secret hfToken`;
     the loader replaces the encrypted value with a marker, so plaintext never reaches this model."""
 
-    @field_validator("hf_token", mode="before")
+    environment: Environment = "dev"
+    """production makes API-key auth mandatory (policy pack) for every model."""
+    api_key: Literal[SECRET] | None = None
+    """Key clients must send (`pulumi config set --secret apiKey ...`); stored in model-api-key."""
+    api_key_existing_secret: str | None = Field(default=None, pattern=DNS1035)
+    """Or: a Secret already in the namespace (key `api-key`), e.g. synced from a vault."""
+    network_policy: NetworkPolicySettings = Field(default_factory=NetworkPolicySettings)
+
+    @field_validator("hf_token", "api_key", mode="before")
     @classmethod
     def _secret_only(cls, value: Any) -> Any:
         if value is not None and value != SECRET:
             # Never echo the value: it is a credential written in plaintext.
-            raise ValueError("found in plaintext; remove it and run `pulumi config set --secret hfToken`")
+            raise ValueError("found in plaintext; remove it and set it with `pulumi config set --secret`")
         return value
 
     @model_validator(mode="after")
@@ -449,6 +477,9 @@ class StackConfig(Strict):
             models=self.models,
             storage_secret_name=STORAGE_SECRET_NAME if self.hf_token else None,
             observability=self.observability,
+            environment=self.environment,
+            api_key_secret_name=self.api_key_existing_secret or (API_KEY_SECRET_NAME if self.api_key else None),
+            network_policy=self.network_policy,
         )
 
 

@@ -8,7 +8,7 @@ import pulumi_kubernetes as k8s
 
 from infra.components.model_serving import ModelServing, ModelServingArgs
 from infra.components.platform import Platform
-from infra.config import STORAGE_SECRET_NAME
+from infra.config import API_KEY_SECRET_NAME, STORAGE_SECRET_NAME
 from infra.planner import StackPlan, plan_stack
 from infra.planner.report import table
 from infra.stack import ConfigError, load_pulumi_config
@@ -34,14 +34,16 @@ def main() -> dict[str, pulumi.Output]:
     platform = Platform("platform", config.platform)
     namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=config.namespace))
     depends_on: list[pulumi.Resource] = list(platform.ready)
-    if config.hf_token:
-        depends_on.append(
-            k8s.core.v1.Secret(
-                "model-storage",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_SECRET_NAME, namespace=namespace.metadata.name),
-                string_data={"HF_TOKEN": pulumi.Config().require_secret("hfToken")},
+    secrets = ((config.hf_token, STORAGE_SECRET_NAME, "HF_TOKEN", "hfToken"), (config.api_key, API_KEY_SECRET_NAME, "api-key", "apiKey"))
+    for wanted, name, key, config_key in secrets:
+        if wanted:
+            depends_on.append(
+                k8s.core.v1.Secret(
+                    name,
+                    metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=namespace.metadata.name),
+                    string_data={key: pulumi.Config().require_secret(config_key)},
+                )
             )
-        )
     exports: dict[str, pulumi.Output] = {
         "namespace": namespace.metadata.name,
         "platform": pulumi.Output.from_input(platform.installed),

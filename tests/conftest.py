@@ -120,7 +120,7 @@ def matrix_config(case: str) -> StackConfig:
     if "tracing" in case:
         raw["observability"] = {"tracing": {"enabled": True, "exporterEndpoint": "tempo.monitoring.svc:4317", "detailed": True}}
     if case.endswith("with-token"):
-        raw["hfToken"] = "[secret]"
+        raw.update(hfToken="[secret]", apiKey="[secret]", environment="production")
     return parse(raw)
 
 

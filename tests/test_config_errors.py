@@ -120,7 +120,7 @@ CASES = {
     ),
     "plaintext-hf-token": (
         {"hfToken": "hf_plaintext"},
-        "hfToken: found in plaintext; remove it and run `pulumi config set --secret hfToken`",
+        "hfToken: found in plaintext; remove it and set it with `pulumi config set --secret`",
     ),
 }
 

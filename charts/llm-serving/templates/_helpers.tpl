@@ -57,6 +57,40 @@ app.kubernetes.io/component: model-server
 app.kubernetes.io/version: {{ .model.image.tag | default "by-digest" | trunc 63 | trimSuffix "-" | trimSuffix "." | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 llm-serving/runtime: {{ .model.runtime }}
+llm-serving/environment: {{ .root.Values.environment }}
+{{- end -}}
+
+{{/* Restricted pod security: non-root, default seccomp profile; fsGroup makes volumes writable. */}}
+{{- define "llm-serving.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ int .Values.runAsUser }}
+runAsGroup: {{ int .Values.runAsUser }}
+fsGroup: {{ int .Values.runAsUser }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "llm-serving.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{/*
+Environment every model server gets: a writable HOME for engine caches (non-root), and the API
+key from its Secret (vLLM reads VLLM_API_KEY, llama-server LLAMA_API_KEY).
+Usage: include "llm-serving.serverEnv" (dict "root" $ "model" $m)
+*/}}
+{{- define "llm-serving.serverEnv" -}}
+- name: HOME
+  value: /tmp
+{{- with .root.Values.apiKeySecretName }}
+- name: {{ ternary "VLLM_API_KEY" "LLAMA_API_KEY" (eq $.model.runtime "vllm") }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: api-key
+{{- end }}
 {{- end -}}
 
 {{- define "llm-serving.image" -}}
@@ -207,6 +241,10 @@ livenessProbe:
   httpGet:
     path: /health
     port: 8080
+  {{- if eq .autoscaling.mode "knative" }}
+  # No startup probe in Knative mode: hold liveness off for the whole load budget instead.
+  initialDelaySeconds: {{ include "llm-serving.startupSeconds" . }}
+  {{- end }}
   periodSeconds: {{ int .probes.periodSeconds }}
   failureThreshold: 6
 {{- end -}}
