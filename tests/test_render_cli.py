@@ -29,6 +29,7 @@ def test_render_prod_writes_one_valid_manifest_per_object(tmp_path: Path) -> Non
         "deployment-tinyllama.yaml",
         "inferenceservice-llama31-8b-awq.yaml",
         "inferenceservice-llama31-8b-fp16.yaml",
+        "networkpolicy-llm-models.yaml",
         "poddisruptionbudget-llama31-8b-fp16.yaml",
         "podmonitor-llm-models.yaml",
         "prometheusrule-llm-models.yaml",

@@ -1,0 +1,184 @@
+"""The llm-guardrails policies: each one trips on a violating object and passes a compliant one
+(validators called through the Pulumi adapter with constructed args and a collecting reporter);
+committed stacks pass every mandatory policy; a bad manifest set trips the expected ones."""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable
+
+import pytest
+from conftest import REPO_ROOT, STACK_FILES, llamacpp_entry, objects_of, vllm_entry
+
+from infra.chart import render
+from infra.planner import plan_stack
+from infra.stack import load_stack_file
+from policies.check import load, run
+from policies.guardrails.catalog import GUARDRAILS
+from policies.guardrails.objects import Obj
+from policies.guardrails.pulumi_adapter import obj_from, pulumi_policies
+
+TYPE = {
+    "ServingRuntime": "kubernetes:serving.kserve.io/v1alpha1:ServingRuntime",
+    "InferenceService": "kubernetes:serving.kserve.io/v1beta1:InferenceService",
+    "Deployment": "kubernetes:apps/v1:Deployment",
+    "ScaledObject": "kubernetes:keda.sh/v1alpha1:ScaledObject",
+    "PrometheusRule": "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+    "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+}
+POLICIES = {p.name: p for p in pulumi_policies()}
+
+
+def report(policy_name: str, objects: list[dict[str, Any]]) -> list[str]:
+    """Violations of one pack policy over objects, as CrossGuard would report them."""
+    policy, violations = POLICIES[policy_name], []
+
+    def collect(message: str, urn: str | None = None) -> None:
+        violations.append(message)
+
+    def to_args(o: dict[str, Any]) -> SimpleNamespace:
+        props = {k: v for k, v in o.items() if k not in ("apiVersion", "kind")}
+        return SimpleNamespace(resource_type=TYPE[o["kind"]], props=props, get_config=lambda: {})
+
+    if hasattr(policy, "validate") and policy.__class__.__name__ == "StackValidationPolicy":
+        policy.validate(SimpleNamespace(resources=[to_args(o) for o in objects], get_config=lambda: {}), collect)
+    else:
+        for o in objects:
+            policy.validate(to_args(o), collect)
+    return violations
+
+
+@pytest.fixture(scope="module")
+def compliant(render_models_module) -> list[dict[str, Any]]:
+    raw_models = [
+        vllm_entry(name="big", gpu={"count": 2, "product": "NVIDIA-L4"}, autoscaling={"mode": "keda", "maxReplicas": 2}),
+        llamacpp_entry(name="tiny"),
+    ]
+    return render_models_module(*raw_models)
+
+
+def _first(objects: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    return copy.deepcopy(next(o for o in objects_of(objects, kind) if name is None or o["metadata"]["name"] == name))
+
+
+def _runtime_container(o: dict[str, Any]) -> dict[str, Any]:
+    return o["spec"]["containers"][0]
+
+
+def _llama_container(o: dict[str, Any]) -> dict[str, Any]:
+    return o["spec"]["template"]["spec"]["containers"][0]
+
+
+def _set_arg(o: dict[str, Any], flag: str, value: str | None) -> dict[str, Any]:
+    args = [a for a in _runtime_container(o)["args"] if not a.startswith(flag)]
+    _runtime_container(o)["args"] = args + ([f"{flag}={value}"] if value is not None else [])
+    return o
+
+
+# policy -> (kind, mutation that makes the compliant object violate it)
+VIOLATE: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "images-pinned": ("ServingRuntime", lambda o: _runtime_container(o).update(image="vllm/vllm-openai:latest") or o),
+    "vllm-gpu-requested": ("InferenceService", lambda o: o["spec"]["predictor"]["model"]["resources"]["limits"].pop("nvidia.com/gpu") and o),
+    "llamacpp-no-gpu": ("Deployment", lambda o: _llama_container(o)["resources"]["limits"].update({"nvidia.com/gpu": "1"}) or o),
+    "vllm-max-model-len-set": ("ServingRuntime", lambda o: _set_arg(o, "--max-model-len", None)),
+    "vllm-gpu-memory-utilization": ("ServingRuntime", lambda o: _set_arg(o, "--gpu-memory-utilization", "0.98")),
+    "termination-grace-period": ("InferenceService", lambda o: o["spec"]["predictor"].update(terminationGracePeriodSeconds=30) or o),
+    "rollout-keeps-capacity": ("Deployment", lambda o: o["spec"]["strategy"]["rollingUpdate"].update(maxUnavailable=1) or o),
+    "probes-present": ("ServingRuntime", lambda o: _runtime_container(o).pop("startupProbe") and o),
+    "shm-for-tensor-parallel": ("ServingRuntime", lambda o: o["spec"].pop("volumes") and o),
+    "scale-to-zero-has-activation": ("ScaledObject", lambda o: o["spec"].update(minReplicaCount=0) or o),
+    "alerts-have-runbook": ("PrometheusRule", lambda o: o["spec"]["groups"][1]["rules"][0]["annotations"].pop("runbook_url") and o),
+    "pod-security-hardened": ("Deployment", lambda o: o["spec"]["template"]["spec"].pop("securityContext") and o),
+    "resource-requests-set": ("Deployment", lambda o: _llama_container(o)["resources"].pop("requests") and o),
+    "network-policy-restricts-model-pods": ("NetworkPolicy", None),  # type: ignore[dict-item]
+    "api-key-auth-production": ("Deployment", lambda o: o["metadata"]["labels"].update({"llm-serving/environment": "production"}) or o),
+    "api-key-auth": ("Deployment", lambda o: o),
+}
+
+
+def test_every_guardrail_has_a_violation_case() -> None:
+    assert set(VIOLATE) == {g.name for g in GUARDRAILS}
+
+
+@pytest.mark.parametrize("name", sorted(VIOLATE))
+def test_policy_trips_on_violation_and_passes_compliant(name: str, compliant: list[dict[str, Any]]) -> None:
+    kind, violate = VIOLATE[name]
+    if name == "network-policy-restricts-model-pods":
+        without = [o for o in compliant if o["kind"] != "NetworkPolicy"]
+        assert report(name, [o for o in without if o["kind"] in TYPE])
+        assert report(name, [o for o in compliant if o["kind"] in TYPE]) == []
+        return
+    if name == "api-key-auth":  # advisory: compliant objects carry an API key
+        obj = _first(compliant, kind)
+        assert report(name, [obj])
+        _llama_container(obj)["env"].append({"name": "LLAMA_API_KEY", "valueFrom": {"secretKeyRef": {"name": "k", "key": "api-key"}}})
+        assert report(name, [obj]) == []
+        return
+    obj = _first(compliant, kind)
+    assert report(name, [obj]) == [], f"{name} flags the chart's own {kind}"
+    assert report(name, [violate(copy.deepcopy(obj))]), f"{name} misses the violation"
+
+
+def test_policies_are_documented_and_remediated() -> None:
+    docs = (REPO_ROOT / "docs" / "policies.md").read_text()
+    for policy in pulumi_policies():
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", policy.name)
+        assert policy.description and policy.remediation_steps and policy.url.startswith("https://")
+        assert f"### {policy.name}" in docs
+    levels = {p.name: p.enforcement_level.value for p in pulumi_policies()}
+    assert levels["api-key-auth"] == "advisory" and levels["images-pinned"] == "mandatory"
+
+
+def test_threshold_comes_from_pack_config() -> None:
+    policy = POLICIES["vllm-gpu-memory-utilization"]
+    runtime = {"metadata": {"name": "r"}, "spec": {"containers": [{"name": "c", "command": ["vllm", "serve"], "args": ["--gpu-memory-utilization=0.97"]}]}}
+    found: list[str] = []
+    args = SimpleNamespace(resource_type=TYPE["ServingRuntime"], props=runtime, get_config=lambda: {"maxGpuMemoryUtilization": 0.98})
+    policy.validate(args, lambda m, u=None: found.append(m))
+    assert found == []
+    args.get_config = lambda: {}
+    policy.validate(args, lambda m, u=None: found.append(m))
+    assert found and "above 0.95" in found[0]
+
+
+def test_unknown_preview_values_do_not_trip_policies() -> None:
+    unknown = object()  # what a computed value looks like before `pulumi up`
+    props = {"metadata": {"name": "r"}, "spec": {"containers": [{"name": "c", "image": unknown, "command": ["vllm", "serve"],
+             "args": ["--max-model-len=4096", unknown]}]}}  # fmt: skip
+    obj = obj_from(TYPE["ServingRuntime"], props)
+    assert obj is not None
+    for guardrail in GUARDRAILS:
+        if guardrail.check and guardrail.name in ("images-pinned", "vllm-gpu-memory-utilization", "vllm-max-model-len-set"):
+            assert list(guardrail.check(obj, {"maxGpuMemoryUtilization": 0.95})) == []
+
+
+@pytest.mark.parametrize("stack", STACK_FILES, ids=lambda p: p.name)
+def test_committed_stacks_pass_mandatory_policies(stack: Path) -> None:
+    config = plan_stack(load_stack_file(stack)).config
+    objects = [Obj(o) for o in render(config.chart_values(), release=config.release_name, namespace=config.namespace)]
+    mandatory = [v for v in run(objects) if v[1] == "mandatory"]
+    assert mandatory == []
+
+
+def test_bad_manifests_trip_the_expected_policies() -> None:
+    tripped = {v[0] for v in run(load(REPO_ROOT / "tests" / "fixtures" / "bad-manifests"))}
+    assert tripped == {
+        "images-pinned", "vllm-gpu-requested", "llamacpp-no-gpu", "vllm-max-model-len-set",
+        "vllm-gpu-memory-utilization", "termination-grace-period", "rollout-keeps-capacity", "probes-present",
+        "shm-for-tensor-parallel", "scale-to-zero-has-activation", "alerts-have-runbook", "pod-security-hardened",
+        "resource-requests-set", "network-policy-restricts-model-pods", "api-key-auth-production", "api-key-auth",
+    }  # fmt: skip
+
+
+def test_check_cli_prints_violations_and_exits_nonzero() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "policies.check", "--manifests", str(REPO_ROOT / "tests" / "fixtures" / "bad-manifests")],
+        capture_output=True, text=True, cwd=REPO_ROOT,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "images-pinned: ServingRuntime/llm/bad-vllm: container kserve-container image 'vllm/vllm-openai:latest' is not pinned" in result.stdout
