@@ -3,8 +3,13 @@ passes against a well-behaved server."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
-from conftest import run_smoke
+from conftest import REPO_ROOT, run_smoke
 
 FAULTS = {
     "wrong-model": ([], "/v1/models: expected 'fake-model' in ['other-model']"),
@@ -31,3 +36,26 @@ def test_smoke_catches_fault(fake_server, fault: str) -> None:
     result = run_smoke(server.base_url, "fake-model", "llamacpp", *extra)
     assert result.returncode == 1, result.stdout[-3000:]
     assert message in result.stdout, result.stdout[-3000:]
+
+
+def test_smoke_reads_targets_from_stack_outputs(fake_server, tmp_path: Path) -> None:
+    server = fake_server("healthy")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({
+        "namespace": "llm-local",
+        "models": {"tiny": {"servedModelName": "fake-model", "baseUrl": server.base_url, "runtime": "llamacpp"}},
+    }))  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "smoke", "-q", "-p", "no:cacheprovider", "--stack-outputs", str(outputs)],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "6 passed" in result.stdout and "test_models_lists_served_name[tiny]" not in result.stdout
+
+
+def test_smoke_without_targets_says_how_to_give_them(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no pulumi on PATH
+    result = subprocess.run([sys.executable, "-m", "pytest", "smoke", "-q", "-p", "no:cacheprovider"],
+                            capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=120)  # fmt: skip
+    assert result.returncode != 0
+    assert "pass --base-url URL --model NAME --runtime vllm|llamacpp" in result.stdout + result.stderr
