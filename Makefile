@@ -10,7 +10,7 @@ STACK ?= local
 
 .PHONY: setup local render test schema smoke-local bench-local clean
 
-setup: $(VENV)/.installed vllm-venv llama-server promtool
+setup: $(VENV)/.installed vllm-venv llama-server promtool toolchain
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,19 @@ vllm-venv: $(VENV)/.installed
 .PHONY: llama-server
 llama-server: $(VENV)/.installed
 	@bash tools/llama-server.sh >/dev/null
+
+# kube-apiserver, etcd, controller-manager, scheduler, kubectl, kwok from the Go module proxy
+# (cached by pins under ~/.cache/llm-platform/toolchain; cold build ~6 min on 2 cores).
+.PHONY: toolchain
+toolchain:
+	@bash tools/toolchain.sh >/dev/null
+
+# A local control plane with the upstream CRDs and kwok nodes (state in .cluster/).
+.PHONY: cluster-up cluster-down
+cluster-up: toolchain
+	bash tools/local-cluster.sh start .cluster
+cluster-down:
+	bash tools/local-cluster.sh stop .cluster
 
 # promtool for the alert-rule tests (Debian's prometheus package; installed once).
 .PHONY: promtool

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the local-cluster toolchain from the Go module proxy into a cache keyed by the pins:
-#   kube-apiserver, kube-controller-manager, kube-scheduler (k8s.io/kubernetes), etcd, kwok.
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes), etcd, kwok.
 # Prints the bin directory on the last line. Pins: tools/toolchain.pins.
 #
 # The Pulumi CLI, pulumi-language-python and pulumi-resource-kubernetes belong here too, but the
@@ -12,10 +12,10 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=/dev/null
 source "$here/toolchain.pins"
-key=$(sha256sum "$here/toolchain.pins" "$0" | sha256sum | cut -c1-12)
+key=$(cat "$here/toolchain.pins" "$here/toolchain.sh" | sha256sum | cut -c1-12)
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 bin="$cache/toolchain/$key/bin"
-if [[ -x "$bin/kube-apiserver" && -x "$bin/kube-controller-manager" && -x "$bin/kube-scheduler" && -x "$bin/etcd" && -x "$bin/kwok" ]]; then
+if [[ -x "$bin/kube-apiserver" && -x "$bin/kube-controller-manager" && -x "$bin/kube-scheduler" && -x "$bin/kubectl" && -x "$bin/etcd" && -x "$bin/kwok" && -d "$bin/../kwok-stages" ]]; then
   echo "$bin"
   exit 0
 fi
@@ -42,7 +42,7 @@ build_kubernetes() {
     go get "k8s.io/kubernetes@$KUBERNETES_VERSION" >/dev/null
     local pkg=k8s.io/component-base/version
     local flags="-s -w -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
-    for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+    for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
       go build -trimpath -ldflags "$flags" -o "$bin/$cmd" "k8s.io/kubernetes/cmd/$cmd"
     done
   )
@@ -71,6 +71,13 @@ build_kwok() {
   wrapper "$dir"
   (cd "$dir" && go get "sigs.k8s.io/kwok@$KWOK_VERSION" >/dev/null \
     && go build -trimpath -ldflags "-s -w" -o "$bin/kwok" sigs.k8s.io/kwok/cmd/kwok)
+  # kwok's upstream "fast" stages (node ready + heartbeat, pod ready/complete/delete), shipped in
+  # its module: the kwok binary does nothing without stages.
+  local stages="$bin/../kwok-stages" src
+  src="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
+  mkdir -p "$stages"
+  cp "$src/node/fast/node-initialize.yaml" "$src/node/heartbeat/node-heartbeat.yaml" \
+    "$src/pod/fast/pod-ready.yaml" "$src/pod/fast/pod-complete.yaml" "$src/pod/fast/pod-delete.yaml" "$stages/"
 }
 
 start=$(date +%s)
