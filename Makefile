@@ -1,6 +1,6 @@
 # Everything a fresh machine needs, from the project's own files. The README's two commands:
-#   make local   main job: set up, then render the `local` stack (the end-to-end issue turns this
-#                into a real `pulumi up` against a local API server)
+#   make local   main job: set up, render the `local` stack, apply it to a local control plane
+#                (kube-apiserver + kwok), serve a tiny model with real llama-server, smoke-test it
 #   make test    set up, then run every test tier
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -53,8 +53,7 @@ bench-local: setup
 	$(PY) -m smoke.local_server --bench out/bench
 
 local: setup
-	$(PY) -m infra render --stack local --out out/local
-	@ls out/local
+	bash tools/local-up.sh
 
 render: $(VENV)/.installed
 	$(PY) -m infra render --stack $(STACK) --out out/$(STACK)
