@@ -79,7 +79,7 @@ def test_kserve_uses_configured_deployment_mode() -> None:
     values = _charts(_platform({"kserve": {"ingressClassName": "nginx"}})[0])["kserve-kserve"]["values"]
     controller = values["kserve"]["controller"]
     assert controller["deploymentMode"] == "Standard"
-    assert controller["gateway"]["ingressGateway"] == {"disableIngressCreation": False, "className": "nginx"}
+    assert controller["gateway"] == {"disableIngressCreation": False, "ingressGateway": {"className": "nginx"}}
 
 
 def test_knative_is_off_unless_asked_and_brings_knative_serving() -> None:

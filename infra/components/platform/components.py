@@ -114,10 +114,10 @@ class KServe(PlatformComponent):
         if chart_name == "kserve-crd":
             return {}
         s: KServeSettings = self.args.settings  # type: ignore[assignment]
-        ingress: dict[str, Any] = {"disableIngressCreation": s.ingress_class_name is None}
+        gateway: dict[str, Any] = {"disableIngressCreation": s.ingress_class_name is None}
         if s.ingress_class_name:
-            ingress["className"] = s.ingress_class_name
-        return {"kserve": {"controller": {"deploymentMode": s.default_deployment_mode, "gateway": {"ingressGateway": ingress}}}}
+            gateway["ingressGateway"] = {"className": s.ingress_class_name}
+        return {"kserve": {"controller": {"deploymentMode": s.default_deployment_mode, "gateway": gateway}}}
 
     def registry_values(self, chart_name: str, registry: str) -> dict[str, Any]:
         if chart_name == "kserve-crd":
