@@ -30,8 +30,10 @@ class GpuOperator(Component):
     mig_strategy: Literal["none", "single", "mixed"] = "single"
     dcgm_service_monitor: bool = True
     """Scrape DCGM exporter GPU metrics (utilisation, memory, XID errors) with Prometheus."""
-    node_selector: dict[str, str] = Field(default_factory=dict)
-    """Restrict the operator's daemonsets to GPU nodes (e.g. a node-pool label)."""
+    daemonset_tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    """Extra tolerations for the operands (driver, toolkit, device plugin, DCGM) on tainted GPU
+    nodes. Which nodes get operands is decided by Node Feature Discovery (PCI vendor 10de); opt a
+    node out with the label nvidia.com/gpu.deploy.operands=false."""
 
 
 class CertManager(Component):

@@ -48,12 +48,12 @@ def test_component_chart_is_pinned(resource: str, pin: str, namespace: str) -> N
 
 
 def test_gpu_operator_values_and_privileged_namespace() -> None:
-    mocks, _ = _platform({"gpuOperator": {"driverEnabled": False, "migStrategy": "mixed", "nodeSelector": {"pool": "gpu"}}})
+    mocks, _ = _platform({"gpuOperator": {"driverEnabled": False, "migStrategy": "mixed", "daemonsetTolerations": [{"key": "pool", "operator": "Exists"}]}})
     values = _charts(mocks)["gpu-operator-gpu-operator"]["values"]
     assert values["driver"] == {"enabled": False}
     assert values["mig"] == {"strategy": "mixed"}
     assert values["dcgmExporter"]["serviceMonitor"] == {"enabled": True}
-    assert values["daemonsets"] == {"nodeSelector": {"pool": "gpu"}}
+    assert values["daemonsets"]["tolerations"][1] == {"key": "pool", "operator": "Exists"}
     namespace = mocks.named("kubernetes:core/v1:Namespace", "gpu-operator-namespace")
     assert namespace.inputs["metadata"]["labels"] == {"pod-security.kubernetes.io/enforce": "privileged"}
 

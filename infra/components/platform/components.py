@@ -68,8 +68,10 @@ class GpuOperator(PlatformComponent):
                 "serviceMonitor": {"enabled": s.dcgm_service_monitor and self.args.monitoring},
             },
         }
-        if s.node_selector:
-            values["daemonsets"] = {"nodeSelector": s.node_selector}
+        if s.daemonset_tolerations:
+            # Keep the chart's own GPU-taint toleration next to the stack's extra ones.
+            gpu_taint = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+            values["daemonsets"] = {"tolerations": [gpu_taint, *s.daemonset_tolerations]}
         return values
 
     def registry_values(self, chart_name: str, registry: str) -> dict[str, Any]:
