@@ -34,6 +34,7 @@ def kubectl(tmp_path_factory: pytest.TempPathFactory):
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         return result
 
+    run.state = state  # type: ignore[attr-defined]
     try:
         yield run
     finally:
@@ -74,3 +75,11 @@ def test_delete_leaves_nothing_behind(kubectl) -> None:
     for obj in objects:
         gone = kubectl("get", obj["kind"].lower(), obj["metadata"]["name"], "-n", namespace, check=False)
         assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
+def test_second_start_reuses_the_running_cluster(kubectl) -> None:
+    again = subprocess.run(["bash", str(REPO_ROOT / "tools/local-cluster.sh"), "start", str(kubectl.state)],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert again.returncode == 0 and "cluster already up" in again.stderr
+    assert again.stdout.strip() == str(kubectl.state / "kubeconfig")
+    assert kubectl("get", "nodes", "-o", "name").stdout.split() == ["node/cpu-0", "node/gpu-0"]

@@ -32,6 +32,16 @@ if [[ $cmd == stop ]]; then
   exit 0
 fi
 [[ $cmd == start ]] || { echo "usage: local-cluster.sh start|stop DIR" >&2; exit 2; }
+running=1
+for name in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+  [[ -f "$dir/$name.pid" ]] && kill -0 "$(cat "$dir/$name.pid")" 2>/dev/null || running=0
+done
+if ((running)); then  # reuse the cluster this DIR already runs
+  echo "cluster already up: KUBECONFIG=$dir/kubeconfig" >&2
+  echo "$dir/kubeconfig"
+  exit 0
+fi
+stop  # half-started leftovers of an earlier run
 [[ -d $crds ]] || { echo "CRD directory $crds not found; set LLM_PLATFORM_CRD_DIR" >&2; exit 1; }
 bin=$(bash "$here/tools/toolchain.sh" | tail -n 1)
 trap 'status=$?; if [[ $status -ne 0 ]]; then echo "cluster start failed; log tails:" >&2; for f in "$dir"/*.log; do echo "== $f" >&2; tail -n 15 "$f" >&2; done; stop; fi' EXIT
