@@ -82,3 +82,14 @@ def test_program_registers_no_resource_on_bad_config() -> None:
     with pytest.raises(pulumi.RunError):
         main()
     assert mocks.resources == []
+
+
+def test_preview_logs_the_capacity_table_and_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    infos: list[str] = []
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lambda msg, *a, **k: infos.append(msg))
+    monkeypatch.setattr(pulumi.log, "warn", lambda msg, *a, **k: warnings.append(msg))
+    run_program({"models": [vllm_entry(maxNumSeqs=512, maxModelLen=16384)]})
+    [table] = [m for m in infos if m.startswith("capacity plan")]
+    assert "qwen-fp16" in table and "KV tokens" in table
+    assert any(w.startswith("qwen-fp16: maxNumSeqs=512 but the KV cache holds") for w in warnings)
