@@ -1,0 +1,217 @@
+"""Per-model config: the fields every model has, and the vLLM and llama.cpp runtimes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from infra import versions
+from infra.architecture import Architecture
+from infra.config_base import Strict
+from infra.config_types import DNS1035, MODEL_NAME_MAX, Image, ModelSource, Resources, Toleration
+from infra.observability_config import AlertThresholds
+from infra.scaling_config import Autoscaling, Rollout
+
+class Gpu(Strict):
+    count: int = Field(ge=1, le=8)
+    """GPUs per replica; vLLM runs tensor parallel across all of them (--tensor-parallel-size)."""
+    product: str | None = Field(default=None, examples=["NVIDIA-L4", "NVIDIA-A100-SXM4-80GB"])
+    """Value of the node label nvidia.com/gpu.product to pin the model to one GPU type; the
+    capacity planner takes the GPU's memory from its catalog."""
+    memory_gib: float | None = Field(default=None, gt=0)
+    """GPU memory as CUDA reports it, for GPUs the planner's catalog does not know."""
+
+
+class Probes(Strict):
+    """Probe timings. Startup is long because weights load before /health answers."""
+
+    period_seconds: int = Field(default=10, ge=1)
+    startup_failure_threshold: int = Field(default=90, ge=1)
+    """periodSeconds x this = how long a replica may take to load weights before it is restarted.
+    Unless set, the Pulumi program derives it from the weight size (planner); 90 applies to
+    Helm-only installs."""
+
+
+class ModelBase(Strict):
+    name: str = Field(pattern=DNS1035, max_length=MODEL_NAME_MAX)
+    """Kubernetes object name for this model (DNS-1035), unique in the stack."""
+    served_model_name: str | None = Field(default=None, min_length=1)
+    """Name clients put in the OpenAI `model` field; defaults to `name`."""
+    source: ModelSource
+    """Where the weights come from: hf://org/name, s3://bucket/prefix or pvc://claim/path."""
+    max_model_len: int = Field(gt=0)
+    """Longest request (prompt + completion) in tokens. The KV cache must hold at least one."""
+    max_num_seqs: int | None = Field(default=None, gt=0)
+    """Concurrent sequences per replica (vLLM --max-num-seqs, llama.cpp --parallel slots)."""
+    replicas: int = Field(default=1, ge=1)
+    """Replica count with autoscaling mode none."""
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    """Queue-depth autoscaling (keda), or request-driven with scale to zero (knative)."""
+    rollout: Rollout = Field(default_factory=Rollout)
+    """Zero-downtime updates: surge one pod, drain before stopping."""
+    alerts: AlertThresholds = Field(default_factory=AlertThresholds)
+    """Thresholds of this model's alerts (latency, errors, KV cache, GPU utilisation)."""
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    """Extra node labels the pods must match (the GPU product label is added from gpu.product)."""
+    tolerations: list[Toleration] = Field(default_factory=list)
+    """Taints the pods tolerate; vLLM pods always tolerate nvidia.com/gpu:NoSchedule."""
+    termination_grace_period_seconds: int = Field(default=120, ge=30)
+    """At least the longest request: a streamed completion can run for minutes. vLLM's
+    --shutdown-timeout drains in-flight requests within it."""
+    probes: Probes = Field(default_factory=Probes)
+    """Health probe timing on the server's /health endpoint."""
+    architecture: Architecture | str | None = None
+    """For the capacity planner: a catalog key (e.g. llama-3.1-8b) or the dimensions themselves.
+    Not needed for hf:// sources the catalog knows."""
+    hf_config: str | None = None
+    """Path (relative to the project) of the model's Hugging Face config.json, instead of
+    architecture."""
+    extra_args: list[str] = Field(default_factory=list)
+    """Escape hatch for server flags this model does not type yet. Typed flags are refused here."""
+
+    @property
+    def served_name(self) -> str:
+        return self.served_model_name or self.name
+
+
+# Flags each runtime's typed fields own; extraArgs may not repeat them (the typed value would be
+# silently overridden or duplicated, and reviewers would read the wrong number).
+VLLM_OWNED_FLAGS = frozenset(
+    {
+        "--model", "--served-model-name", "--max-model-len", "--max-num-seqs",
+        "--max-num-batched-tokens", "--gpu-memory-utilization", "--enable-prefix-caching",
+        "--no-enable-prefix-caching", "--enable-chunked-prefill", "--no-enable-chunked-prefill",
+        "--tensor-parallel-size", "-tp", "--quantization", "-q", "--port", "--host", "--dtype",
+        "--revision", "--kv-cache-dtype", "--shutdown-timeout", "--distributed-timeout-seconds",
+        "--otlp-traces-endpoint", "--collect-detailed-traces",
+    }
+)  # fmt: skip
+LLAMACPP_OWNED_FLAGS = frozenset(
+    {
+        "-m", "--model", "-a", "--alias", "-c", "--ctx-size", "-np", "--parallel", "-t",
+        "--threads", "--host", "--port", "--metrics", "-ngl", "--gpu-layers", "--n-gpu-layers",
+    }
+)  # fmt: skip
+
+
+def _check_extra_args(args: list[str], owned: frozenset[str]) -> list[str]:
+    for arg in args:
+        flag = arg.split("=", 1)[0]
+        if flag in owned:
+            raise ValueError(f"{flag} is set by a typed field of this model; set that field instead, got {arg!r}")
+    return args
+
+
+class VllmModel(ModelBase):
+    """A KServe InferenceService served by vLLM's OpenAI-compatible server on GPUs."""
+
+    runtime: Literal["vllm"]
+    """Serving engine: vLLM behind a KServe InferenceService."""
+    quantization: Literal["none", "awq", "fp8"] = "none"
+    """awq: 4-bit AWQ weights (the source must be an AWQ checkpoint); fp8: 8-bit weights;
+    none: FP16/BF16 weights."""
+    kv_cache_dtype: Literal["auto", "fp8"] = "auto"
+    """fp8 halves the KV cache per token (twice the context or concurrency), at a small accuracy cost."""
+    dtype: Literal["auto", "float16", "bfloat16"] = "auto"
+    """Weight/activation dtype; auto takes the checkpoint's (AWQ checkpoints are float16)."""
+    gpu: Gpu
+    """GPUs per replica and, optionally, the GPU product to schedule on."""
+    resources: Resources = Field(default_factory=lambda: Resources(cpu="4", memory="32Gi"))
+    """CPU/memory next to the GPUs; weights pass through host memory while loading."""
+    max_num_batched_tokens: int | None = Field(default=None, gt=0)
+    """Token budget of one scheduler step (prefill chunk size with chunked prefill)."""
+    gpu_memory_utilization: float = Field(default=0.9, gt=0, lt=1)
+    """Share of each GPU's memory vLLM may use for weights + activations + KV cache."""
+    enable_prefix_caching: bool = True
+    """Reuse KV blocks of shared prompt prefixes (system prompts, multi-turn chats)."""
+    nccl_timeout_seconds: int = Field(default=600, ge=60)
+    """Tensor parallel only (--distributed-timeout-seconds): how long ranks wait for each other
+    before a collective fails loudly instead of hanging."""
+    enable_chunked_prefill: bool = True
+    """Split long prompts into chunks so decodes of running requests are not stalled."""
+    image: Image = Field(default_factory=lambda: Image.pinned(versions.VLLM_IMAGE_REPOSITORY, versions.VLLM_IMAGE_TAG))
+    """Server image; the default is the vLLM release the argument-parser tests run."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gpu_required(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            gpu = data.get("gpu")
+            count = gpu.get("count") if isinstance(gpu, dict) else None
+            if gpu is None:
+                raise ValueError("gpu: vLLM models need a gpu block with count >= 1, got none")
+            if count == 0:
+                raise ValueError("gpu.count: vLLM models need at least 1 GPU, got 0")
+        return data
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args(cls, args: list[str]) -> list[str]:
+        return _check_extra_args(args, VLLM_OWNED_FLAGS)
+
+    @model_validator(mode="after")
+    def _canary_needs_knative(self) -> VllmModel:
+        if self.rollout.canary_traffic_percent is not None and self.autoscaling.mode != "knative":
+            raise ValueError(
+                "rollout.canaryTrafficPercent: traffic splitting needs KServe's Knative mode "
+                f"(autoscaling.mode knative), got mode {self.autoscaling.mode!r}"
+            )
+        return self
+
+
+GGUF_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
+
+
+class LlamaCppModel(ModelBase):
+    """A CPU Deployment running llama.cpp's llama-server on a GGUF file."""
+
+    runtime: Literal["llamacpp"]
+    """Serving engine: llama.cpp's llama-server in a plain Deployment on CPUs."""
+    gguf_file: str = Field(pattern=r"^[^/\s][^\s]*\.gguf$")
+    """GGUF file inside the source (e.g. model-Q4_K_M.gguf)."""
+    quantization: Literal[GGUF_TYPES] = "Q4_K_M"  # type: ignore[valid-type]
+    """GGUF quantization type of gguf_file, for capacity planning and labels."""
+    resources: Resources = Field(default_factory=lambda: Resources(cpu="2", memory="4Gi"))
+    """CPU limit also sets llama-server --threads."""
+    max_num_seqs: int = Field(default=1, gt=0)
+    """Parallel slots; llama-server splits ctx-size evenly, so ctx-size = maxModelLen x slots."""
+    image: Image = Field(
+        default_factory=lambda: Image.pinned(versions.LLAMACPP_IMAGE_REPOSITORY, versions.LLAMACPP_IMAGE_TAG)
+    )
+    """Server image; the default matches the llama.cpp build the smoke tests run."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cpu_only(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if "gpu" in data:
+                raise ValueError(f"gpu: llama.cpp models run on CPU only here, remove gpu, got {data['gpu']!r}")
+            source = data.get("source")
+            if isinstance(source, dict) and source.get("revision") and str(source.get("uri", "")).startswith("hf://"):
+                raise ValueError(
+                    "source.revision: llama-server downloads hf:// files at their latest revision; "
+                    f"pin weights with a pvc:// or s3:// copy instead, got {source['revision']!r}"
+                )
+            scaling = data.get("autoscaling")
+            if isinstance(scaling, dict) and scaling.get("mode") == "knative":
+                raise ValueError(
+                    "autoscaling.mode: knative serves KServe InferenceServices (vLLM); llama.cpp "
+                    "models scale with keda or none, got 'knative'"
+                )
+            if isinstance(data.get("rollout"), dict) and data["rollout"].get("canaryTrafficPercent") is not None:
+                raise ValueError("rollout.canaryTrafficPercent: canaries need a Knative (vLLM) model, got a llama.cpp model")
+            if data.get("quantization") == "awq":
+                raise ValueError(
+                    f"quantization: awq is a vLLM format; llama.cpp takes a GGUF type "
+                    f"({', '.join(GGUF_TYPES)}), got 'awq'"
+                )
+        return data
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args(cls, args: list[str]) -> list[str]:
+        return _check_extra_args(args, LLAMACPP_OWNED_FLAGS)
+
+
+Model = Annotated[Union[VllmModel, LlamaCppModel], Field(discriminator="runtime")]
