@@ -99,8 +99,10 @@ def render(
         if not path.endswith((".yaml", ".yml")):
             continue  # NOTES.txt
         for doc in yaml.safe_load_all(manifests[path]):
-            hook = "helm.sh/hook" in (doc or {}).get("metadata", {}).get("annotations", {}) or {}
-            if doc and (include_hooks or not hook):
+            if not doc:
+                continue
+            annotations = (doc.get("metadata") or {}).get("annotations") or {}
+            if include_hooks or "helm.sh/hook" not in annotations:
                 objects.append(doc)
     return objects
 

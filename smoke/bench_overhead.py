@@ -8,18 +8,12 @@ sustains. If a real server's numbers approach these, the client is the bottlenec
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import time
 
 from smoke.bench import main as bench
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from smoke.local_server import free_port
 
 
 def main() -> int:

@@ -1,14 +1,12 @@
 """The /metrics series each runtime must expose for our autoscaling, alerts and dashboards.
 
-vLLM names are those of the pinned release (vllm/v1/metrics/loggers.py in vllm==VLLM_VERSION;
+vLLM names are those of the pinned release (vllm/v1/metrics/loggers.py of infra.versions.VLLM_VERSION;
 a test reads that file from the cached vLLM venv). Counters gain `_total` and histograms
 `_bucket/_sum/_count` when exposed. llama.cpp names are what the real llama-server build
-(LLAMACPP_BUILD) exposes with --metrics; a test checks them against the running server.
+(infra.versions.LLAMACPP_BUILD) exposes with --metrics; a test checks them against the running server.
 """
 
 from __future__ import annotations
-
-from infra.versions import LLAMACPP_BUILD, VLLM_VERSION  # noqa: F401  (documents the pins)
 
 # Exposed names (as scraped), mapped to the metric family that defines them.
 VLLM_KEY_SERIES = {

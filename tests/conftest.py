@@ -314,3 +314,16 @@ def render_models_module() -> Callable[..., list[dict[str, Any]]]:
         return render(config.chart_values(), release="llm", namespace="llm-test", include_hooks=hooks)
 
     return _render
+
+
+@pytest.fixture(scope="session")
+def vllm_metric_families(vllm_python: str) -> set[str]:
+    """Metric families the pinned vLLM release defines (vllm/v1/metrics/loggers.py in its venv)."""
+    import re
+
+    package = subprocess.run(
+        [vllm_python, "-c", "import importlib.util as u; print(u.find_spec('vllm').submodule_search_locations[0])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    source = (Path(package) / "v1" / "metrics" / "loggers.py").read_text()
+    return set(re.findall(r'name\s*=\s*"(vllm:[a-z_]+)"', source))
