@@ -17,6 +17,9 @@ from infra.chart import render
 from infra.config import StackConfig
 from infra.planner import plan_stack
 from infra.stack import load_stack_file, parse
+from localcp.cluster import ClusterError, LocalCluster
+from localcp.pulumi import PulumiWorkspace
+from localcp.toolchain import ToolchainError, bin_dir
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_FILES = sorted((REPO_ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -327,3 +330,35 @@ def vllm_metric_families(vllm_python: str) -> set[str]:
     ).stdout.strip()  # fmt: skip
     source = (Path(package) / "v1" / "metrics" / "loggers.py").read_text()
     return set(re.findall(r'name\s*=\s*"(vllm:[a-z_]+)"', source))
+
+
+@pytest.fixture(scope="module")
+def local_cluster(tmp_path_factory: pytest.TempPathFactory):
+    """A local control plane for one test module (its own state dir, stopped by PID afterwards)."""
+    try:
+        cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
+    except (ClusterError, ToolchainError) as err:
+        pytest.fail(str(err))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pulumi_bin() -> Path:
+    """The toolchain's bin directory with the Pulumi CLI, language host and Kubernetes provider."""
+    try:
+        return bin_dir("kube", "pulumi")
+    except ToolchainError as err:
+        pytest.fail(str(err))
+
+
+@pytest.fixture(scope="module")
+def pulumi_workspace(pulumi_bin: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Factory: an offline Pulumi workspace (file backend, passphrase secrets) for a local cluster."""
+
+    def _make(cluster: LocalCluster) -> PulumiWorkspace:
+        return PulumiWorkspace(tmp_path_factory.mktemp("pulumi"), pulumi_bin, cluster.kubeconfig)
+
+    return _make

@@ -20,25 +20,10 @@ from infra.stack import load_stack_file
 
 
 @pytest.fixture(scope="module")
-def kubectl(tmp_path_factory: pytest.TempPathFactory):
-    state = tmp_path_factory.mktemp("cluster")
-    start = subprocess.run(["bash", str(REPO_ROOT / "tools/local-cluster.sh"), "start", str(state)], capture_output=True, text=True)
-    if start.returncode != 0:
-        pytest.fail(f"tools/local-cluster.sh start failed:\n{start.stderr[-4000:]}")
-    binary = Path(subprocess.run(["bash", str(REPO_ROOT / "tools/toolchain.sh")], capture_output=True, text=True, check=True).stdout.split()[-1]) / "kubectl"
-
-    def run(*args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([str(binary), "--kubeconfig", str(state / "kubeconfig"), *args], input=stdin,
-                                capture_output=True, text=True, timeout=120)  # fmt: skip
-        if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-        return result
-
-    run.state = state  # type: ignore[attr-defined]
-    try:
-        yield run
-    finally:
-        subprocess.run(["bash", str(REPO_ROOT / "tools/local-cluster.sh"), "stop", str(state)], capture_output=True)
+def kubectl(local_cluster):
+    run = local_cluster.kubectl
+    run.state = local_cluster.state  # type: ignore[attr-defined]
+    return run
 
 
 def _objects(stack: Path) -> tuple[str, list[dict]]:

@@ -22,6 +22,9 @@ from policies.check import load, run
 from policies.guardrails.catalog import GUARDRAILS
 from policies.guardrails.objects import Obj
 from policies.guardrails.pulumi_adapter import obj_from, pulumi_policies
+from google.protobuf import json_format, struct_pb2
+from pulumi_policy.deserialize import deserialize_properties
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 TYPE = {
     "ServingRuntime": "kubernetes:serving.kserve.io/v1alpha1:ServingRuntime",
@@ -34,6 +37,15 @@ TYPE = {
 POLICIES = {p.name: p for p in pulumi_policies()}
 
 
+def engine_props(props: dict[str, Any]) -> Any:
+    """Resource inputs exactly as pulumi_policy hands them to a validator under the real engine:
+    a protobuf Struct (every number a double), deserialized, wrapped in its read-only proxies
+    (pulumi_policy/policy.py: `unknown_checking_proxy(deserialize_properties(MessageToDict(...)))`)."""
+    struct = struct_pb2.Struct()
+    struct.update(props)
+    return unknown_checking_proxy(deserialize_properties(json_format.MessageToDict(struct)))
+
+
 def report(policy_name: str, objects: list[dict[str, Any]]) -> list[str]:
     """Violations of one pack policy over objects, as CrossGuard would report them."""
     policy, violations = POLICIES[policy_name], []
@@ -43,7 +55,7 @@ def report(policy_name: str, objects: list[dict[str, Any]]) -> list[str]:
 
     def to_args(o: dict[str, Any]) -> SimpleNamespace:
         props = {k: v for k, v in o.items() if k not in ("apiVersion", "kind")}
-        return SimpleNamespace(resource_type=TYPE[o["kind"]], props=props, get_config=lambda: {})
+        return SimpleNamespace(resource_type=TYPE[o["kind"]], props=engine_props(props), get_config=lambda: {})
 
     if hasattr(policy, "validate") and policy.__class__.__name__ == "StackValidationPolicy":
         policy.validate(SimpleNamespace(resources=[to_args(o) for o in objects], get_config=lambda: {}), collect)
@@ -138,7 +150,7 @@ def test_threshold_comes_from_pack_config() -> None:
     policy = POLICIES["vllm-gpu-memory-utilization"]
     runtime = {"metadata": {"name": "r"}, "spec": {"containers": [{"name": "c", "command": ["vllm", "serve"], "args": ["--gpu-memory-utilization=0.97"]}]}}
     found: list[str] = []
-    args = SimpleNamespace(resource_type=TYPE["ServingRuntime"], props=runtime, get_config=lambda: {"maxGpuMemoryUtilization": 0.98})
+    args = SimpleNamespace(resource_type=TYPE["ServingRuntime"], props=engine_props(runtime), get_config=lambda: {"maxGpuMemoryUtilization": 0.98})
     policy.validate(args, lambda m, u=None: found.append(m))
     assert found == []
     args.get_config = lambda: {}
@@ -147,10 +159,10 @@ def test_threshold_comes_from_pack_config() -> None:
 
 
 def test_unknown_preview_values_do_not_trip_policies() -> None:
-    unknown = object()  # what a computed value looks like before `pulumi up`
+    unknown = UNKNOWN_STRING_VALUE  # what the engine sends for a computed value before `pulumi up`
     props = {"metadata": {"name": "r"}, "spec": {"containers": [{"name": "c", "image": unknown, "command": ["vllm", "serve"],
              "args": ["--max-model-len=4096", unknown]}]}}  # fmt: skip
-    obj = obj_from(TYPE["ServingRuntime"], props)
+    obj = obj_from(TYPE["ServingRuntime"], engine_props(props))
     assert obj is not None
     for guardrail in GUARDRAILS:
         if guardrail.check and guardrail.name in ("images-pinned", "vllm-gpu-memory-utilization", "vllm-max-model-len-set"):
@@ -182,3 +194,17 @@ def test_check_cli_prints_violations_and_exits_nonzero() -> None:
     )  # fmt: skip
     assert result.returncode == 1
     assert "images-pinned: ServingRuntime/llm/bad-vllm: container kserve-container image 'vllm/vllm-openai:latest' is not pinned" in result.stdout
+
+
+def test_engine_shaped_props_still_trip_numeric_policies() -> None:
+    """The real engine sends numbers as floats inside read-only proxies: a grace period of 30 must
+    still be reported (before the fix every check returned early on a non-dict)."""
+    deployment = {"metadata": {"name": "tiny", "labels": {"app.kubernetes.io/component": "model-server"}}, "spec": {"template": {
+                  "spec": {"terminationGracePeriodSeconds": 30, "containers": [{"name": "llama-server"}]}}}}  # fmt: skip
+    props = engine_props(deployment)
+    assert not isinstance(props, dict) and props["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 30.0
+    found: list[str] = []
+    POLICIES["termination-grace-period"].validate(
+        SimpleNamespace(resource_type=TYPE["Deployment"], props=props, get_config=lambda: {}), lambda m, u=None: found.append(m)
+    )
+    assert found and "30" in found[0]

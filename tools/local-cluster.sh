@@ -112,7 +112,7 @@ echo $! >"$dir/kube-controller-manager.pid"
 "$bin/kube-scheduler" --kubeconfig "$dir/kubeconfig" --leader-elect=false >"$dir/kube-scheduler.log" 2>&1 &
 echo $! >"$dir/kube-scheduler.pid"
 stage_args=()
-for f in "$bin"/../kwok-stages/*.yaml; do stage_args+=(--config "$f"); done
+for f in "$bin"/kwok-stages/*.yaml; do stage_args+=(--config "$f"); done
 "$bin/kwok" --kubeconfig "$dir/kubeconfig" "${stage_args[@]}" --manage-all-nodes=false \
   --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake --cidr 10.0.0.1/24 --node-ip 10.0.0.1 \
   >"$dir/kwok.log" 2>&1 &

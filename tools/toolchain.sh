@@ -1,37 +1,84 @@
 #!/usr/bin/env bash
-# Build the local-cluster toolchain from the Go module proxy into a cache keyed by the pins:
-#   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl (k8s.io/kubernetes), etcd, kwok.
-# Prints the bin directory on the last line. Pins: tools/toolchain.pins.
+# Build the local control plane's binaries from the Go module proxy into caches keyed by the pins.
 #
-# The Pulumi CLI, pulumi-language-python and pulumi-resource-kubernetes belong here too, but the
-# module proxy this project can reach does not serve github.com/pulumi/pulumi/pkg/v3 at the pinned
-# version, nor pulumi-kubernetes/provider/v4 or the language host (403 "This module version is not
-# available"); see the end-to-end issue's note. They are not built.
+#   tools/toolchain.sh [COMPONENT...]     default: every component
+#
+# Components (each cached on its own under ~/.cache/llm-platform/toolchain/<component>-<key>/bin,
+# where <key> hashes that component's pins and build function, so bumping one pin rebuilds one
+# component):
+#   kube     kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok (+ its
+#            upstream stages in bin/kwok-stages)
+#   pulumi   pulumi CLI, pulumi-language-python (+ exec shim), pulumi-resource-kubernetes
+# Components that are not cached yet are built in parallel (downloads overlap compiles).
+# Prints one bin directory on the last line: symlinks to every requested component's binaries.
+# Pins: tools/toolchain.pins.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=/dev/null
 source "$here/toolchain.pins"
-key=$(cat "$here/toolchain.pins" "$here/toolchain.sh" | sha256sum | cut -c1-12)
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
-bin="$cache/toolchain/$key/bin"
-if [[ -x "$bin/kube-apiserver" && -x "$bin/kube-controller-manager" && -x "$bin/kube-scheduler" && -x "$bin/kubectl" && -x "$bin/etcd" && -x "$bin/kwok" && -d "$bin/../kwok-stages" ]]; then
-  echo "$bin"
-  exit 0
-fi
-command -v go >/dev/null || { echo "go is required" >&2; exit 1; }
-mkdir -p "$bin"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export GOFLAGS=-mod=mod CGO_ENABLED=0
+shared=${LLM_PLATFORM_SHARED:-$here/../../shared}
+all_components=(kube pulumi)
+components=("$@")
+((${#components[@]})) || components=("${all_components[@]}")
+
+# What each component builds (checked before and after a build) and which pins it depends on.
+declare -A outputs=(
+  [kube]="kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok"
+  [pulumi]="pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes"
+)
+declare -A pins=(
+  [kube]="KUBERNETES_VERSION ETCD_VERSION KWOK_VERSION KUBERNETES_STAGING"
+  [pulumi]="PULUMI_VERSION PULUMI_CLIPBOARD_REPLACE PULUMI_KUBERNETES_PROVIDER_MODULE PULUMI_KUBERNETES_VERSION"
+)
+
+key_of() {  # key_of COMPONENT: hash of its pin values and of its build function's text
+  local c=$1 v
+  {
+    for v in ${pins[$c]}; do echo "$v=${!v}"; done
+    declare -f "build_$c"
+    [[ $c != pulumi ]] || sha256sum "$shared/src/pulumi-language-python/main.go" | cut -c1-64
+  } | sha256sum | cut -c1-12
+}
+dir_of() { echo "$cache/toolchain/$1-$(key_of "$1")"; }
+built() {  # built COMPONENT: every output present
+  local d b
+  d=$(dir_of "$1")
+  for b in ${outputs[$1]}; do [[ -x $d/bin/$b ]] || return 1; done
+}
 
 wrapper() {  # wrapper DIR: a module that only requires what it builds
   mkdir -p "$1" && (cd "$1" && go mod init "local/$(basename "$1")" >/dev/null 2>&1)
 }
 
-build_kubernetes() {
-  local dir="$work/kubernetes" minor=${KUBERNETES_VERSION#v1.}
+build_kube() {  # build_kube OUT
+  local out=$1 dir="$work/kubernetes" minor=${KUBERNETES_VERSION#v1.}
   minor=${minor%%.*}
+  wrapper "$work/etcd"
+  cat >"$work/etcd/main.go" <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  (cd "$work/etcd" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null && go mod tidy >/dev/null \
+    && go build -trimpath -ldflags "-s -w" -o "$out/bin/etcd" .)
+  wrapper "$work/kwok"
+  (cd "$work/kwok" && go get "sigs.k8s.io/kwok@$KWOK_VERSION" >/dev/null \
+    && go build -trimpath -ldflags "-s -w" -o "$out/bin/kwok" sigs.k8s.io/kwok/cmd/kwok)
+  # kwok's upstream "fast" stages (node ready + heartbeat, pod ready/complete/delete), shipped in
+  # its module: the kwok binary does nothing without stages.
+  local src
+  src="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
+  mkdir -p "$out/bin/kwok-stages"
+  cp "$src/node/fast/node-initialize.yaml" "$src/node/heartbeat/node-heartbeat.yaml" \
+    "$src/pod/fast/pod-ready.yaml" "$src/pod/fast/pod-complete.yaml" "$src/pod/fast/pod-delete.yaml" "$out/bin/kwok-stages/"
   wrapper "$dir"
   (
     cd "$dir"
@@ -43,48 +90,87 @@ build_kubernetes() {
     local pkg=k8s.io/component-base/version
     local flags="-s -w -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
     for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
-      go build -trimpath -ldflags "$flags" -o "$bin/$cmd" "k8s.io/kubernetes/cmd/$cmd"
+      go build -trimpath -ldflags "$flags" -o "$out/bin/$cmd" "k8s.io/kubernetes/cmd/$cmd"
     done
   )
 }
 
-build_etcd() {
-  local dir="$work/etcd"
-  wrapper "$dir"
-  cat >"$dir/main.go" <<'GO'
-package main
+build_pulumi() {  # build_pulumi OUT
+  local out=$1 dir="$work/pulumi" src="$shared/src/pulumi-language-python"
+  [[ -f $src/main.go ]] || { echo "Pulumi language host source not found at $src (set LLM_PLATFORM_SHARED)" >&2; return 1; }
+  # One wrapper module for the CLI and the language host: pkg/v3's go.mod replaces sdk/v3 with
+  # ../sdk (dropped: sdk/v3 is required at the same release) and atotto/clipboard (copied here).
+  # The language host's main.go is built as its own module path, from ../shared at build time.
+  mkdir -p "$dir/pulumi-language-python"
+  cat >"$dir/go.mod" <<EOF
+module github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
 
-import (
-	"os"
-
-	"go.etcd.io/etcd/server/v3/etcdmain"
-)
-
-func main() { etcdmain.Main(os.Args) }
-GO
-  (cd "$dir" && go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" >/dev/null && go mod tidy >/dev/null \
-    && go build -trimpath -ldflags "-s -w" -o "$bin/etcd" .)
+go 1.25
+EOF
+  cp "$src/main.go" "$dir/pulumi-language-python/main.go"
+  (
+    cd "$dir"
+    go mod edit -replace "$PULUMI_CLIPBOARD_REPLACE"
+    go get "github.com/pulumi/pulumi/pkg/v3@$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@$PULUMI_VERSION" >/dev/null
+    go get "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$PULUMI_VERSION" >/dev/null
+    go mod tidy >/dev/null
+    local flags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
+    go build -trimpath -ldflags "$flags" -o "$out/bin/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    go build -trimpath -ldflags "$flags" -o "$out/bin/pulumi-language-python" ./pulumi-language-python
+  )
+  install -m 0755 "$src/pulumi-language-python-exec" "$out/bin/pulumi-language-python-exec"
+  # The Kubernetes provider: main.go embeds schema-embed.json and terraform-mapping-embed.json,
+  # which the module zip lacks; generate them from schema.json/terraform-mapping.json with the
+  # module's own generate.go (schema `version` set), as its `go generate` does.
+  local pdir="$work/pulumi-kubernetes" mod="github.com/pulumi/pulumi-kubernetes/provider/v4"
+  wrapper "$pdir"
+  (
+    cd "$pdir"
+    go mod edit -replace "$PULUMI_CLIPBOARD_REPLACE"
+    go get "$mod@$PULUMI_KUBERNETES_PROVIDER_MODULE" "github.com/pulumi/pulumi-kubernetes/sdk/v4@v$PULUMI_KUBERNETES_VERSION" >/dev/null
+    local msrc
+    msrc="$(go env GOMODCACHE)/$mod@$PULUMI_KUBERNETES_PROVIDER_MODULE/cmd/pulumi-resource-kubernetes"
+    cp "$msrc/main.go" "$msrc/generate.go" "$msrc/schema.json" "$msrc/terraform-mapping.json" .
+    chmod u+w ./*
+    go mod tidy >/dev/null
+    VERSION=$PULUMI_KUBERNETES_VERSION go run ./generate.go
+    go build -trimpath -ldflags "-s -w -X $mod/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
+      -o "$out/bin/pulumi-resource-kubernetes" main.go
+  )
 }
 
-build_kwok() {
-  local dir="$work/kwok"
-  wrapper "$dir"
-  (cd "$dir" && go get "sigs.k8s.io/kwok@$KWOK_VERSION" >/dev/null \
-    && go build -trimpath -ldflags "-s -w" -o "$bin/kwok" sigs.k8s.io/kwok/cmd/kwok)
-  # kwok's upstream "fast" stages (node ready + heartbeat, pod ready/complete/delete), shipped in
-  # its module: the kwok binary does nothing without stages.
-  local stages="$bin/../kwok-stages" src
-  src="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
-  mkdir -p "$stages"
-  cp "$src/node/fast/node-initialize.yaml" "$src/node/heartbeat/node-heartbeat.yaml" \
-    "$src/pod/fast/pod-ready.yaml" "$src/pod/fast/pod-complete.yaml" "$src/pod/fast/pod-delete.yaml" "$stages/"
-}
+todo=()
+for c in "${components[@]}"; do
+  [[ -n ${outputs[$c]:-} ]] || { echo "unknown toolchain component '$c' (known: ${all_components[*]})" >&2; exit 2; }
+  built "$c" || todo+=("$c")
+done
+if ((${#todo[@]})); then
+  command -v go >/dev/null || { echo "go is required to build ${todo[*]} (see README: Prerequisites)" >&2; exit 1; }
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  export GOFLAGS=-mod=mod CGO_ENABLED=0
+  pids=()
+  for c in "${todo[@]}"; do
+    (
+      start=$SECONDS out=$(dir_of "$c")
+      mkdir -p "$out/bin"
+      "build_$c" "$out" >"$work/$c.log" 2>&1 || { echo "building $c failed:" >&2; tail -n 30 "$work/$c.log" >&2; exit 1; }
+      echo "toolchain: $c built in $((SECONDS - start))s into $out" >&2
+    ) &
+    pids+=($!)
+  done
+  failed=0
+  for p in "${pids[@]}"; do wait "$p" || failed=1; done
+  ((failed == 0)) || exit 1
+  for c in "${todo[@]}"; do built "$c" || { echo "toolchain: $c is missing outputs after its build" >&2; exit 1; }; done
+fi
 
-start=$(date +%s)
-build_etcd
-echo "etcd built in $(($(date +%s) - start))s" >&2
-build_kwok
-echo "etcd+kwok built in $(($(date +%s) - start))s" >&2
-build_kubernetes
-echo "toolchain built in $(($(date +%s) - start))s into $bin" >&2
+# One bin directory of symlinks for the requested components.
+links=""
+for c in "${components[@]}"; do links+="$(dir_of "$c") "; done
+bin="$cache/toolchain/bin-$(echo "$links" | sha256sum | cut -c1-12)"
+mkdir -p "$bin"
+for c in "${components[@]}"; do
+  for f in "$(dir_of "$c")"/bin/*; do ln -sfn "$f" "$bin/$(basename "$f")"; done
+done
 echo "$bin"

@@ -1,0 +1,153 @@
+"""End-to-end tier on the real Pulumi engine (CLI, Python language host and Kubernetes provider built
+from the Go module proxy by tools/toolchain.sh) against the local control plane: preview, up, a
+second up with no changes, a config change with exactly the expected diff, secrets never in
+plaintext, destroy leaving nothing. Tests run in file order on one stack (`e2e`: vLLM FP16, vLLM AWQ
+with KEDA, llama.cpp) and leave their artifacts (preview text, preview JSON) under out/e2e/."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+from infra.chart import render
+from infra.planner import plan_stack
+from infra.stack import load_stack_file
+from localcp.pulumi import PulumiWorkspace
+
+E2E_STACK = REPO_ROOT / "tests" / "fixtures" / "stacks" / "Pulumi.e2e.yaml"
+ARTIFACTS = REPO_ROOT / "out" / "e2e"
+STACK = "e2e"
+# Fresh per run, so a leak cannot be a coincidence of a fixed string.
+SECRET_VALUES = {"apiKey": f"sk-e2e-{secrets.token_hex(12)}", "hfToken": f"hf_e2e{secrets.token_hex(12)}"}
+
+
+def rendered_objects(stack_file: Path) -> tuple[str, list[dict]]:
+    config = plan_stack(load_stack_file(stack_file)).config
+    return config.namespace, render(config.chart_values(), release=config.release_name, namespace=config.namespace)
+
+
+def chart_children(preview: dict) -> dict[tuple[str, str], dict]:
+    """Steps of the chart's children, by (Kind, name)."""
+    found = {}
+    for step in preview["steps"]:
+        urn = step["urn"]
+        if "kubernetes:helm.sh/v4:Chart$" not in urn:
+            continue
+        kind = urn.split("::")[2].rsplit("$", 1)[-1].rsplit(":", 1)[-1]
+        state = step.get("newState") or step.get("oldState") or {}
+        name = state.get("inputs", {}).get("metadata", {}).get("name") or urn.rsplit("::", 1)[-1].rsplit("/", 1)[-1]
+        found[(kind, name)] = step
+    return found
+
+
+@pytest.fixture(scope="module")
+def workspace(local_cluster, pulumi_workspace) -> PulumiWorkspace:
+    ws = pulumi_workspace(local_cluster)
+    ws.add_stack(STACK, E2E_STACK)
+    for key, value in SECRET_VALUES.items():
+        ws.set_config(STACK, f"llm-platform:{key}", value, secret=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ws
+
+
+@pytest.fixture(scope="module")
+def expected() -> tuple[str, list[dict]]:
+    return rendered_objects(E2E_STACK)
+
+
+def test_preview_plans_every_rendered_object(workspace: PulumiWorkspace, expected) -> None:
+    text = workspace.preview(STACK, "--diff").stdout
+    (ARTIFACTS / "preview-e2e.txt").write_text(text)
+    preview = workspace.preview_json(STACK)
+    (ARTIFACTS / "preview-e2e.json").write_text(json.dumps(preview, indent=1))
+    planned = chart_children(preview)
+    _, objects = expected
+    assert set(planned) == {(o["kind"], o["metadata"]["name"]) for o in objects}
+    assert {s["op"] for s in planned.values()} == {"create"}
+
+
+def test_up_creates_every_object_with_the_rendered_spec(workspace: PulumiWorkspace, local_cluster, expected) -> None:
+    workspace.up(STACK)
+    namespace, objects = expected
+    for obj in objects:
+        live = local_cluster.get(obj["kind"], obj["metadata"]["name"], namespace)
+        assert live is not None, f"{obj['kind']}/{obj['metadata']['name']} was not created"
+        assert live["metadata"]["labels"] == obj["metadata"]["labels"]
+        if "spec" in obj:  # what we set is there as we set it (the API server may add defaults)
+            assert _subset(obj["spec"], live["spec"]), f"{obj['kind']}/{obj['metadata']['name']} spec differs"
+
+
+def test_llamacpp_deployment_becomes_available(workspace: PulumiWorkspace, local_cluster, expected) -> None:
+    namespace, _ = expected
+    local_cluster.kubectl("rollout", "status", "deployment/tinyllama", "-n", namespace, "--timeout=90s")
+    outputs = workspace.outputs(STACK)
+    assert outputs["namespace"] == namespace
+    assert outputs["models"]["tinyllama"]["baseUrl"] == f"http://tinyllama.{namespace}.svc.cluster.local:8080/v1"
+    assert set(outputs["models"]) == {"qwen3-4b-fp16", "qwen3-8b-awq", "tinyllama"}
+
+
+def test_second_up_changes_nothing(workspace: PulumiWorkspace) -> None:
+    result = workspace.up(STACK, "--expect-no-changes", check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    steps = chart_children(workspace.preview_json(STACK))
+    assert {s["op"] for s in steps.values()} == {"same"}
+
+
+def test_config_change_shows_exactly_the_render_diff(workspace: PulumiWorkspace, expected) -> None:
+    """Raise the llama.cpp model's maxNumSeqs: the engine must plan updates to exactly the objects
+    whose rendered manifest changes, and nothing else."""
+    namespace, before = expected
+    changed_file = workspace.stack_file(STACK)
+    workspace.set_config(STACK, "llm-platform:models[2].maxNumSeqs", "3", path=True)
+    _, after = rendered_objects(changed_file)
+    by_name = {(o["kind"], o["metadata"]["name"]): o for o in before}
+    differing = {(o["kind"], o["metadata"]["name"]) for o in after if by_name.get((o["kind"], o["metadata"]["name"])) != o}
+    try:
+        steps = chart_children(workspace.preview_json(STACK))
+        updated = {k for k, s in steps.items() if s["op"] != "same"}
+        assert differing and updated == differing
+        assert {steps[k]["op"] for k in updated} == {"update"}
+        (ARTIFACTS / "preview-e2e-change.txt").write_text(workspace.preview(STACK, "--diff").stdout)
+    finally:
+        workspace.set_config(STACK, "llm-platform:models[2].maxNumSeqs", "2", path=True)
+
+
+def test_secrets_never_appear_in_plaintext(workspace: PulumiWorkspace, local_cluster, expected) -> None:
+    namespace, _ = expected
+    places = {str(p): p.read_text(errors="replace") for p in workspace.state_files()}
+    places["stack file"] = workspace.stack_file(STACK).read_text()
+    places["stack export"] = workspace.export_state(STACK)
+    places["preview --diff"] = workspace.preview(STACK, "--diff").stdout
+    places["stack output"] = json.dumps(workspace.outputs(STACK))
+    for artifact in ARTIFACTS.glob("preview-e2e*"):
+        places[str(artifact)] = artifact.read_text()
+    for key, value in SECRET_VALUES.items():
+        leaks = [where for where, text in places.items() if value in text]
+        assert leaks == [], f"{key} in plaintext in: {leaks}"
+    # ... while the cluster does get the real value (base64 in the Secret's data).
+    secret = local_cluster.get("secret", "model-api-key", namespace)
+    assert base64.b64decode(secret["data"]["api-key"]).decode() == SECRET_VALUES["apiKey"]
+
+
+def test_destroy_leaves_nothing_behind(workspace: PulumiWorkspace, local_cluster, expected) -> None:
+    namespace, objects = expected
+    workspace.destroy(STACK)
+    left = [f"{o['kind']}/{o['metadata']['name']}" for o in objects if local_cluster.get(o["kind"], o["metadata"]["name"], namespace)]
+    assert left == []
+    ns = local_cluster.get("namespace", namespace)
+    assert ns is None or ns["status"]["phase"] == "Terminating"
+
+
+def _subset(want, got) -> bool:
+    """Every field of `want` is in `got` with the same value (lists element-wise)."""
+    if isinstance(want, dict):
+        return isinstance(got, dict) and all(k in got and _subset(v, got[k]) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(got, list) and len(want) == len(got) and all(_subset(w, g) for w, g in zip(want, got))
+    return want == got or (isinstance(want, (int, float)) and str(want) == str(got))
+
