@@ -5,6 +5,7 @@
   plan    --hf-config PATH | --model KEY  --gpu-memory-gib G ...  ad-hoc plan of one vLLM model
   schema  --write | --check                               regenerate / verify chart values files
   diagnose --metrics-url URL | --metrics-file FILE ...    which known cause slows a model server
+  preview-report --preview-json FILE --stack NAME | --config-file PATH   Markdown for reviewers
 """
 
 from __future__ import annotations
@@ -62,6 +63,23 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 1 if stale else 0
 
 
+def cmd_preview_report(args: argparse.Namespace) -> int:
+    from infra.preview_report import load_preview, render_report
+
+    try:
+        preview = load_preview(Path(args.preview_json))
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    plans = plan_stack(load_stack_file(_config_source(args))).models
+    text = render_report(preview, plans, args.stack or Path(args.config_file).stem.removeprefix("Pulumi."))
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        print(text, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--available-kv-gib", type=float, help='plan from vLLM\'s logged "Available KV cache memory"')
     plan.add_argument("--json", action="store_true", help="machine-readable output")
     plan.set_defaults(func=cmd_plan)
+
+    report = sub.add_parser("preview-report", help="Markdown for reviewers from `pulumi preview --json`")
+    report.add_argument("--preview-json", required=True, help="output of `pulumi preview --json`")
+    source = report.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="stack name: reads stacks/Pulumi.<stack>.yaml")
+    source.add_argument("--config-file", help="the stack's config file")
+    report.add_argument("--out", help="write the report here instead of stdout")
+    report.set_defaults(func=cmd_preview_report)
 
     schema = sub.add_parser("schema", help="chart values.schema.json and values.yaml from the config model")
     mode = schema.add_mutually_exclusive_group(required=True)

@@ -22,6 +22,10 @@ class Gpu(Strict):
     memory_gib: float | None = Field(default=None, gt=0)
     """GPU memory as CUDA reports it, for GPUs the planner's catalog does not know."""
 
+# Seconds a model pod gets to finish in-flight requests before SIGKILL; the config refuses less and
+# the termination-grace-period policy enforces the same floor on objects from any source.
+MIN_TERMINATION_GRACE_SECONDS = 120
+
 
 class Probes(Strict):
     """Probe timings. Startup is long because weights load before /health answers."""
@@ -56,9 +60,10 @@ class ModelBase(Strict):
     """Extra node labels the pods must match (the GPU product label is added from gpu.product)."""
     tolerations: list[Toleration] = Field(default_factory=list)
     """Taints the pods tolerate; vLLM pods always tolerate nvidia.com/gpu:NoSchedule."""
-    termination_grace_period_seconds: int = Field(default=120, ge=30)
+    termination_grace_period_seconds: int = Field(default=MIN_TERMINATION_GRACE_SECONDS, ge=MIN_TERMINATION_GRACE_SECONDS)
     """At least the longest request: a streamed completion can run for minutes. vLLM's
-    --shutdown-timeout drains in-flight requests within it."""
+    --shutdown-timeout drains in-flight requests within it. The floor is the policy pack's
+    termination-grace-period threshold (one number, here)."""
     probes: Probes = Field(default_factory=Probes)
     """Health probe timing on the server's /health endpoint."""
     architecture: Architecture | str | None = None

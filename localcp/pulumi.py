@@ -19,9 +19,11 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from localcp.toolchain import REPO_ROOT
 
-LINKED = ("infra", "charts", "policies", ".venv")
+LINKED = ("infra", "charts", "policies")
 
 
 class PulumiError(RuntimeError):
@@ -42,17 +44,21 @@ class PulumiWorkspace:
     passphrase: str = "llm-platform-local"
     """Only for the local file backend; real stacks use `pulumi stack init --secrets-provider`."""
     stacks_dir: Path = field(default_factory=lambda: REPO_ROOT / "stacks")
+    project_source: Path = REPO_ROOT
+    """Directory with the Pulumi.yaml to run (the repository's, or a test program's)."""
+    links: tuple[str, ...] = LINKED
+    """Entries of project_source linked into the project (the program and what it reads)."""
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
         self.project = self.root / "project"
         for sub in ("home", "state", "project/stacks"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO_ROOT / "Pulumi.yaml", self.project / "Pulumi.yaml")
-        for name in LINKED:
+        shutil.copy2(self.project_source / "Pulumi.yaml", self.project / "Pulumi.yaml")
+        for name, target in [(n, self.project_source / n) for n in self.links] + [(".venv", REPO_ROOT / ".venv")]:
             link = self.project / name
             if not link.is_symlink():
-                link.symlink_to(REPO_ROOT / name)
+                link.symlink_to(target)
 
     @property
     def env(self) -> dict[str, str]:
@@ -89,6 +95,11 @@ class PulumiWorkspace:
         if self.run("stack", "select", name, check=False).returncode != 0:
             self.run("stack", "init", name, "--secrets-provider", "passphrase")
         return name
+
+    def add_stack_config(self, name: str, config: dict) -> str:
+        """Create a stack from a config mapping (a variant of a committed stack, for tests)."""
+        self.stack_file(name).write_text(yaml.safe_dump({"config": config}, sort_keys=False))
+        return self.add_stack(name)
 
     def stack_file(self, name: str) -> Path:
         return self.project / "stacks" / f"Pulumi.{name}.yaml"

@@ -24,3 +24,12 @@ def bin_dir(*components: str, timeout: float = 3600) -> Path:
             + result.stderr[-3000:]
         )
     return Path(result.stdout.strip().splitlines()[-1])
+
+
+def pin(name: str) -> str:
+    """One value of tools/toolchain.pins (e.g. KUBERNETES_VERSION)."""
+    for line in (REPO_ROOT / "tools" / "toolchain.pins").read_text().splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == name:
+            return value.strip().strip('"')
+    raise KeyError(f"{name} is not in tools/toolchain.pins")

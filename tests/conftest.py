@@ -358,7 +358,7 @@ def pulumi_bin() -> Path:
 def pulumi_workspace(pulumi_bin: Path, tmp_path_factory: pytest.TempPathFactory):
     """Factory: an offline Pulumi workspace (file backend, passphrase secrets) for a local cluster."""
 
-    def _make(cluster: LocalCluster) -> PulumiWorkspace:
-        return PulumiWorkspace(tmp_path_factory.mktemp("pulumi"), pulumi_bin, cluster.kubeconfig)
+    def _make(cluster: LocalCluster, **options: Any) -> PulumiWorkspace:
+        return PulumiWorkspace(tmp_path_factory.mktemp("pulumi"), pulumi_bin, cluster.kubeconfig, **options)
 
     return _make

@@ -115,8 +115,8 @@ CASES = {
         "(autoscaling.mode knative), got mode 'none'",
     ),
     "short-grace-period": (
-        {"models": [vllm_entry(terminationGracePeriodSeconds=10)]},
-        "models[0].terminationGracePeriodSeconds: must be >= 30, got 10",
+        {"models": [vllm_entry(terminationGracePeriodSeconds=30)]},
+        "models[0].terminationGracePeriodSeconds: must be >= 120, got 30",
     ),
     "plaintext-hf-token": (
         {"hfToken": "hf_plaintext"},

@@ -208,3 +208,12 @@ def test_engine_shaped_props_still_trip_numeric_policies() -> None:
         SimpleNamespace(resource_type=TYPE["Deployment"], props=props, get_config=lambda: {}), lambda m, u=None: found.append(m)
     )
     assert found and "30" in found[0]
+
+
+def test_config_floor_and_policy_threshold_are_one_number() -> None:
+    """What the config refuses below and what the pack reports below are the same threshold."""
+    from infra.config_models import MIN_TERMINATION_GRACE_SECONDS
+
+    policy = next(g for g in GUARDRAILS if g.name == "termination-grace-period")
+    assert dict((k, d) for k, _, d in policy.config)["minTerminationGraceSeconds"] == MIN_TERMINATION_GRACE_SECONDS
+    assert f">= {MIN_TERMINATION_GRACE_SECONDS} s" in policy.description

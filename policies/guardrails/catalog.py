@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
+from infra.config_models import MIN_TERMINATION_GRACE_SECONDS
 from policies.guardrails import alerts, engine, gpu, images, lifecycle, scaling, security
 from policies.guardrails.objects import Obj
 
@@ -59,10 +60,10 @@ GUARDRAILS: list[Guardrail] = [
               "Lower gpuMemoryUtilization; use kvCacheDtype fp8 or AWQ weights for more KV cache instead.",
               f"{RUNBOOKS}/gpu-oom.md", engine.gpu_memory_utilization_cap,
               config=(("maxGpuMemoryUtilization", "number", 0.95),)),
-    Guardrail("termination-grace-period", "LLM pods get >= 120 s to finish in-flight requests.",
+    Guardrail("termination-grace-period", f"LLM pods get >= {MIN_TERMINATION_GRACE_SECONDS} s to finish in-flight requests.",
               "Set terminationGracePeriodSeconds to at least the longest request.",
               _doc("termination-grace-period"), lifecycle.termination_grace_period,
-              config=(("minTerminationGraceSeconds", "integer", 120),)),
+              config=(("minTerminationGraceSeconds", "integer", MIN_TERMINATION_GRACE_SECONDS),)),
     Guardrail("rollout-keeps-capacity", "Rolling updates use maxUnavailable 0 (or Recreate is declared).",
               "Keep rollout.spareCapacityForSurge true, or set it false to declare Recreate.",
               _doc("rollout-keeps-capacity"), lifecycle.rollout_keeps_capacity),

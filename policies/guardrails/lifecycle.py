@@ -9,7 +9,7 @@ from policies.guardrails.objects import Obj, as_dict, dig
 
 
 def termination_grace_period(obj: Obj, settings: dict) -> Iterator[str]:
-    minimum = int(settings.get("minTerminationGraceSeconds", 120))
+    minimum = int(settings["minTerminationGraceSeconds"])
     if not obj.is_model_server or obj.kind == "ServingRuntime":
         return
     value = (obj.pod_spec() or {}).get("terminationGracePeriodSeconds", 30)

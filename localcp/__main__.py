@@ -1,0 +1,104 @@
+"""`python -m localcp up [--stack local]`: the README's main job.
+
+  1. build or reuse the pinned toolchain (kube-apiserver, etcd, kwok, ..., Pulumi CLI + provider),
+  2. start (or reuse) the local control plane in .cluster/,
+  3. `pulumi up` the stack with the real engine (file backend in .pulumi-local/),
+  4. print the stack outputs,
+  5. serve a tiny GGUF under each llama.cpp model's served name with a real llama-server and run the
+     smoke suite against it, with the model name and runtime taken from those outputs,
+  6. say what is real, what is simulated, and how to go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from localcp.cluster import ClusterError, LocalCluster
+from localcp.pulumi import PulumiError, PulumiWorkspace
+from localcp.toolchain import REPO_ROOT, ToolchainError, bin_dir, pin
+
+CLUSTER_DIR = REPO_ROOT / ".cluster"
+WORKSPACE_DIR = REPO_ROOT / ".pulumi-local"
+
+
+def smoke_from_outputs(outputs: dict) -> int:
+    """Smoke-test every llama.cpp model of the outputs against a real local llama-server."""
+    from smoke.local_server import llama_bin_dir, make_models, serve
+
+    llama = llama_bin_dir()
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        model_file = make_models(llama, Path(tmp))["tiny-q4"]
+        for name, model in sorted(outputs.get("models", {}).items()):
+            if model["runtime"] != "llamacpp":
+                print(f"== smoke: {name}: skipped (vLLM needs a GPU; its pod on the kwok node is simulated)")
+                continue
+            with serve(llama, model_file, model["servedModelName"]) as server:
+                print(f"== smoke: {name} ({model['servedModelName']}) at {server.base_url}", flush=True)
+                command = [sys.executable, "-m", "pytest", "smoke", "-q", "-p", "no:cacheprovider", "--base-url",
+                           server.base_url, "--model", model["servedModelName"], "--runtime", model["runtime"]]  # fmt: skip
+                failures += subprocess.run(command, cwd=REPO_ROOT).returncode != 0
+    return failures
+
+
+def notes(stack: str, kubectl: Path, kubeconfig: Path, outputs: dict) -> str:
+    namespace = outputs.get("namespace", "?")
+    env = f"PULUMI_HOME={WORKSPACE_DIR}/home PULUMI_BACKEND_URL=file://{WORKSPACE_DIR}/state PULUMI_CONFIG_PASSPHRASE=llm-platform-local"
+    return f"""
+== the `{stack}` stack is up on the local control plane
+Real:      kube-apiserver, etcd, controller-manager and scheduler (Kubernetes {pin('KUBERNETES_VERSION')}),
+           the Pulumi engine and Kubernetes provider that applied the stack, the Helm chart render,
+           and the llama-server the smoke suite just talked to.
+Simulated: the nodes and pods. kwok marks pods Running on fake nodes; no container runs, so the
+           in-cluster baseUrl in the outputs answers nothing. The smoke server has stopped.
+
+Look at it (use this kubectl: it matches the server version; another one may not):
+  {kubectl} --kubeconfig {kubeconfig} get all -n {namespace}
+Drive Pulumi yourself (from {WORKSPACE_DIR}/project):
+  PATH={kubectl.parent}:$PATH {env} KUBECONFIG={kubeconfig} pulumi preview --stack {stack} --diff
+Keep a live OpenAI endpoint and call it:
+  .venv/bin/python -m smoke.local_server --keep      # prints the URLs; Ctrl-C stops the servers
+  curl -s http://127.0.0.1:PORT/v1/chat/completions -H 'content-type: application/json' \\
+       -d '{{"model": "tiny-f16", "messages": [{{"role": "user", "content": "hi"}}]}}'
+Stop and clean:
+  make cluster-down      # stops the cluster's processes (keeps .cluster/ and the Pulumi state)
+  make clean-local       # stops the cluster and removes .cluster/ and .pulumi-local/
+"""
+
+
+def up(stack: str) -> int:
+    try:
+        bins = bin_dir("kube", "pulumi")
+        cluster = LocalCluster(CLUSTER_DIR).start()
+        workspace = PulumiWorkspace(WORKSPACE_DIR, bins, cluster.kubeconfig)
+        workspace.add_stack(stack)
+        print(f"== pulumi up --stack {stack}", flush=True)
+        # --refresh: the cluster may have been recreated since the last run (state would be stale).
+        result = workspace.up(stack, "--refresh")
+        print(result.stdout[-6000:])
+        outputs = workspace.outputs(stack)
+    except (ToolchainError, ClusterError, PulumiError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print("== stack outputs\n" + json.dumps(outputs, indent=2))
+    failures = smoke_from_outputs(outputs)
+    print(notes(stack, bins / "kubectl", cluster.kubeconfig, outputs))
+    return 1 if failures else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m localcp", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("up", help="pulumi up a stack on the local control plane, then smoke-test it")
+    run.add_argument("--stack", default="local")
+    args = parser.parse_args(argv)
+    return up(args.stack)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
