@@ -27,15 +27,39 @@ def _config_source(args: argparse.Namespace) -> Path:
     return Path(args.config_file) if args.config_file else stack_file(args.stack)
 
 
+# What `render` wrote into a directory: only these files are ever replaced or removed by a later
+# render, so files a user put there survive.
+RENDER_MANIFEST = ".llm-platform-render"
+
+
+def _no_models(source: Path) -> int:
+    print(f"error: {source}: the stack has no models (llm-platform:models is empty or missing); "
+          "nothing to render or plan", file=sys.stderr)  # fmt: skip
+    return 1
+
+
 def cmd_render(args: argparse.Namespace) -> int:
-    config = plan_stack(load_stack_file(_config_source(args))).config
+    source = _config_source(args)
+    config = plan_stack(load_stack_file(source)).config
+    if not config.models:
+        return _no_models(source)
     objects = chart.render(config.chart_values(), release=config.release_name, namespace=config.namespace)
     out = Path(args.out)
+    manifest = out / RENDER_MANIFEST
+    ours = set(manifest.read_text().split()) if manifest.exists() else set()
+    foreign = sorted(p.name for p in out.glob("*") if p.name not in ours | {RENDER_MANIFEST}) if out.is_dir() else []
+    if foreign and not args.force:
+        print(f"error: --out {out}: holds files this command did not write ({', '.join(foreign[:5])}"
+              f"{', ...' if len(foreign) > 5 else ''}); use an empty directory, or --force to write beside them",
+              file=sys.stderr)  # fmt: skip
+        return 1
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("*.yaml"):
-        stale.unlink()  # the directory mirrors exactly one render
-    for obj in objects:
-        (out / chart.object_file_name(obj)).write_text(yaml.safe_dump(obj, sort_keys=False))
+    for stale in ours:
+        (out / stale).unlink(missing_ok=True)  # the previous render's files only
+    names = [chart.object_file_name(obj) for obj in objects]
+    for name, obj in zip(names, objects):
+        (out / name).write_text(yaml.safe_dump(obj, sort_keys=False))
+    manifest.write_text("\n".join(names) + "\n")
     print(f"wrote {len(objects)} objects for {len(config.models)} models to {out}")
     return 0
 
@@ -43,6 +67,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     if args.stack or args.config_file:
         plans = plan_stack(load_stack_file(_config_source(args))).models
+        if not plans:
+            return _no_models(_config_source(args))
         print(as_json(plans) if args.json else table(plans))
         return 0
     from infra.planner.adhoc import plan_one
@@ -88,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     source = render.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="stack name: reads stacks/Pulumi.<stack>.yaml")
     source.add_argument("--config-file", help="any Pulumi stack config file")
-    render.add_argument("--out", required=True, help="output directory")
+    render.add_argument("--out", required=True, help="output directory (replaces only what an earlier render wrote)")
+    render.add_argument("--force", action="store_true", help="write into a directory that holds other files (never removes them)")
     render.set_defaults(func=cmd_render)
 
     plan = sub.add_parser("plan", help="KV-cache capacity plan: per stack, or ad hoc for one vLLM model")

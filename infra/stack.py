@@ -48,12 +48,28 @@ def load_stack_file(path: Path) -> StackConfig:
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise ConfigError([f"{path}: expected a mapping with a `config:` mapping, got {type(document).__name__}"])
     raw: dict[str, Any] = {}
+    problems = []
     for key, value in (document.get("config") or {}).items():
-        prefix, _, name = str(key).partition(":")
-        if prefix != PROJECT or not name:
-            continue  # provider settings such as kubernetes:context are not ours to check
-        raw[name] = SECRET if isinstance(value, dict) and set(value) == {"secure"} else value
+        prefix, colon, name = str(key).partition(":")
+        if prefix == PROJECT and name:
+            raw[name] = SECRET if isinstance(value, dict) and set(value) == {"secure"} else value
+        elif problem := _misplaced_key(str(key), prefix if colon else None, name):
+            problems.append(f"{path}: {problem}")
+        # else: another package's setting (kubernetes:context, aws:region): not ours to check
+    if problems:
+        raise ConfigError(problems)
     return parse(raw)
+
+
+def _misplaced_key(key: str, prefix: str | None, name: str) -> str | None:
+    """A key meant for this project that would be silently ignored: no prefix, or a misspelt one."""
+    ours = {f.alias or n for n, f in StackConfig.model_fields.items()}
+    if prefix is None:
+        hint = f"did you mean {PROJECT}:{key}?" if key in ours else f"keys are `<package>:<name>`, e.g. {PROJECT}:models"
+        return f"config key {key!r} has no project prefix and would be ignored ({hint})"
+    if difflib.get_close_matches(prefix, [PROJECT], n=1, cutoff=0.75):
+        return f"config key {key!r}: unknown prefix {prefix!r} (did you mean {PROJECT}:{name}?)"
+    return None
 
 
 def load_pulumi_config() -> StackConfig:

@@ -43,18 +43,47 @@ def test_render_prod_writes_one_valid_manifest_per_object(tmp_path: Path) -> Non
         assert obj["metadata"]["namespace"] == "llm-prod"
 
 
-def test_render_replaces_previous_output(tmp_path: Path) -> None:
+def _render(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "infra", "render", *args], capture_output=True, text=True, cwd=REPO_ROOT)
+
+
+def test_render_replaces_only_its_previous_output(tmp_path: Path) -> None:
     out = tmp_path / "local"
-    out.mkdir()
-    (out / "inferenceservice-gone.yaml").write_text("kind: Stale\n")
-    subprocess.run(
-        [sys.executable, "-m", "infra", "render", "--stack", "local", "--out", str(out)],
-        check=True,
-        capture_output=True,
-        cwd=REPO_ROOT,
-    )
-    assert "inferenceservice-gone.yaml" not in {p.name for p in out.glob("*.yaml")}
+    assert _render("--stack", "local", "--out", str(out)).returncode == 0
+    (out / "deployment-gone.yaml").write_text("kind: Stale\n")  # pretend an earlier render wrote it
+    (out / ".llm-platform-render").write_text((out / ".llm-platform-render").read_text() + "deployment-gone.yaml\n")
+    assert _render("--stack", "local", "--out", str(out)).returncode == 0
+    assert "deployment-gone.yaml" not in {p.name for p in out.glob("*.yaml")}
     assert "deployment-tinyllama.yaml" in {p.name for p in out.glob("*.yaml")}
+
+
+def test_render_never_deletes_a_file_it_did_not_write(tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "my-notes.yaml").write_text("keep: me\n")
+    refused = _render("--stack", "local", "--out", str(out))
+    assert refused.returncode == 1 and "my-notes.yaml" in refused.stderr and "--force" in refused.stderr
+    assert _render("--stack", "local", "--out", str(out), "--force").returncode == 0
+    assert _render("--stack", "local", "--out", str(out), "--force").returncode == 0
+    assert (out / "my-notes.yaml").read_text() == "keep: me\n"
+    assert (out / "deployment-tinyllama.yaml").exists()
+
+
+def test_render_of_a_stack_without_models_says_so(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.empty.yaml"
+    stack.write_text("config:\n  llm-platform:namespace: x\n")
+    result = _render("--config-file", str(stack), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1 and "has no models" in result.stderr
+
+
+def test_keys_without_the_project_prefix_are_refused(tmp_path: Path) -> None:
+    stack = tmp_path / "Pulumi.bare.yaml"
+    stack.write_text("config:\n  models: []\n  llm-platfrom:namespace: x\n  kubernetes:context: kind\n")
+    result = _render("--config-file", str(stack), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "'models' has no project prefix and would be ignored (did you mean llm-platform:models?)" in result.stderr
+    assert "unknown prefix 'llm-platfrom' (did you mean llm-platform:namespace?)" in result.stderr
+    assert "kubernetes:context" not in result.stderr
 
 
 def test_notes_list_every_model_url() -> None:
