@@ -107,7 +107,8 @@ def cmd_preview_report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__.split("\n\n")[0],
+                                     epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
 
     render = sub.add_parser("render", help="write the manifests the Chart would apply, one file per object")
@@ -143,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--config-file", help="the stack's config file")
     report.add_argument("--out", help="write the report here instead of stdout")
     report.set_defaults(func=cmd_preview_report)
+
+    # Listed for --help; `main` hands its arguments to infra.diagnose (own parser and exit codes).
+    sub.add_parser("diagnose", add_help=False,
+                   help="which known cause slows a model server, from its /metrics (`diagnose --help`)")  # fmt: skip
 
     schema = sub.add_parser("schema", help="chart values.schema.json and values.yaml from the config model")
     mode = schema.add_mutually_exclusive_group(required=True)

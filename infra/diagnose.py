@@ -152,13 +152,18 @@ def diagnose_llamacpp(before: Scrape, after: Scrape | None, interval: float) -> 
 
 
 def _scrape(url: str) -> str:
-    response = httpx.get(url, timeout=15)
-    response.raise_for_status()
+    try:
+        response = httpx.get(url, timeout=15)
+        response.raise_for_status()
+    except httpx.HTTPStatusError as err:
+        raise ValueError(f"{url}: HTTP {err.response.status_code} from the metrics endpoint") from None
+    except httpx.HTTPError as err:
+        raise ValueError(f"{url}: cannot scrape metrics: {err or type(err).__name__}") from None
     return response.text
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m infra diagnose", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m infra diagnose", description=" ".join(__doc__.split("\n\n")[0].split()))
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--metrics-url", help="a model server's /metrics URL (scraped once, or twice with --interval)")
     source.add_argument("--metrics-file", action="append", type=Path, help="saved exposition; give twice for before/after")

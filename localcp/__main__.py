@@ -92,7 +92,7 @@ def up(stack: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m localcp", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m localcp", description=" ".join(__doc__.split("\n\n")[0].split()))
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("up", help="pulumi up a stack on the local control plane, then smoke-test it")
     run.add_argument("--stack", default="local")

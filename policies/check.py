@@ -2,7 +2,8 @@
 
     python -m policies.check --manifests DIR     # e.g. the output of `python -m infra render`
 
-Prints `policy-name: kind/namespace/name: message`; exits 1 on any mandatory violation.
+Prints `policy-name: kind/namespace/name: message`, then how to fix it and where the policy is
+documented; exits 1 on any mandatory violation, 2 when there is nothing to check.
 """
 
 from __future__ import annotations
@@ -31,18 +32,26 @@ def run(objects: list[Obj], settings: dict | None = None) -> list[tuple[str, str
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m policies.check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m policies.check", description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--manifests", type=Path, required=True, help="directory of rendered YAML")
     args = parser.parse_args(argv)
     if not args.manifests.is_dir():
         print(f"error: --manifests: not a directory: {args.manifests}", file=sys.stderr)
         return 2
-    violations = run(load(args.manifests))
+    objects = load(args.manifests)
+    if not objects:
+        print(f"error: --manifests: no Kubernetes objects in {args.manifests} (render first: "
+              "python -m infra render --stack NAME --out DIR)", file=sys.stderr)  # fmt: skip
+        return 2
+    violations = run(objects)
+    guardrails = {g.name: g for g in GUARDRAILS}
     for policy, enforcement, ref, message in violations:
         suffix = " (advisory)" if enforcement == "advisory" else ""
         print(f"{policy}: {ref}: {message}{suffix}")
+        print(f"  fix: {guardrails[policy].remediation}\n  see: {guardrails[policy].url}")
     mandatory = sum(1 for v in violations if v[1] == "mandatory")
-    print(f"{mandatory} mandatory, {len(violations) - mandatory} advisory violations", file=sys.stderr)
+    print(f"checked {len(objects)} objects against {len(GUARDRAILS)} policies: "
+          f"{mandatory} mandatory, {len(violations) - mandatory} advisory violations", file=sys.stderr)  # fmt: skip
     return 1 if mandatory else 0
 
 

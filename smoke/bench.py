@@ -222,18 +222,19 @@ def compare(a_path: Path, b_path: Path) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m smoke.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"))
-    parser.add_argument("--base-url")
-    parser.add_argument("--model")
-    parser.add_argument("--concurrency", default="1,2,4,8")
+    parser = argparse.ArgumentParser(prog="python -m smoke.bench", description=" ".join(__doc__.split("\n\n")[0].split()),
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"), help="compare two --json reports")
+    parser.add_argument("--base-url", help="OpenAI base URL, ending in /v1")
+    parser.add_argument("--model", help="served model name")
+    parser.add_argument("--concurrency", default="1,2,4,8", help="comma-separated concurrent streams per level")
     parser.add_argument("--requests", type=int, default=32, help="requests per concurrency level")
-    parser.add_argument("--input-tokens", type=int, default=128)
-    parser.add_argument("--output-tokens", type=int, default=64)
-    parser.add_argument("--api-key")
+    parser.add_argument("--input-tokens", type=int, default=128, help="requested prompt length (the server's count is reported)")
+    parser.add_argument("--output-tokens", type=int, default=64, help="max_tokens per request")
+    parser.add_argument("--api-key", help="bearer key, if the server requires one")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
-    parser.add_argument("--json", type=Path, dest="json_out")
-    parser.add_argument("--plot", type=Path)
+    parser.add_argument("--json", type=Path, dest="json_out", help="write the full report here")
+    parser.add_argument("--plot", type=Path, help="write a latency/throughput PNG here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.compare and not (args.base_url and args.model):
@@ -262,11 +263,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report = run(args)
     print(markdown(report["levels"]))
+    for lv in report["levels"]:
+        for sample in lv["error_samples"]:
+            print(f"error at concurrency {lv['concurrency']}: {sample}", file=sys.stderr)
     if args.json_out:
         args.json_out.write_text(json.dumps(report, indent=2))
     if args.plot:
-        plot(report["levels"], args.plot, f"{args.model}: {args.input_tokens} in / {args.output_tokens} out")
+        plot(report["levels"], args.plot, plot_title(args, report["levels"]))
     return 1 if any(lv["errors"] for lv in report["levels"]) else 0
+
+
+def plot_title(args: argparse.Namespace, levels: list[dict[str, Any]]) -> str:
+    """Prompt length as the server counted it (what was measured), not the requested number."""
+    measured = [lv["mean_prompt_tokens"] for lv in levels if lv.get("mean_prompt_tokens")]
+    prompt = f"{statistics.fmean(measured):.0f} prompt tokens (measured)" if measured else f"~{args.input_tokens} prompt tokens (requested; server reported none)"
+    return f"{args.model}: {prompt} / {args.output_tokens} out"
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from smoke.local_server import free_port
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--output-tokens", type=int, default=64)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", default="1,4,16,64")

@@ -128,7 +128,7 @@ class FakeServer:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--mode", choices=MODES, default="healthy")
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--api-key")

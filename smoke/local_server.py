@@ -11,6 +11,7 @@ The same functions back the test tier's fixtures.
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import subprocess
 import sys
@@ -119,10 +120,11 @@ def run_benches(out: Path, servers: tuple[RunningServer, ...]) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--keep", action="store_true", help="keep serving after the smoke run")
     parser.add_argument("--bench", type=Path, metavar="DIR", help="bench both variants into DIR and compare")
     args = parser.parse_args()
+    _stop_on_sigterm()
     bin_dir = llama_bin_dir()
     with tempfile.TemporaryDirectory() as tmp:
         models = make_models(bin_dir, Path(tmp))
@@ -136,12 +138,24 @@ def main() -> int:
             if args.bench:
                 failures += run_benches(args.bench, (f16, q4))
             if args.keep:
-                print(f"serving {f16.base_url} and {q4.base_url}; Ctrl-C to stop", flush=True)
+                pids = f"{f16.process.pid},{q4.process.pid}"
+                print(f"serving {f16.base_url} and {q4.base_url} (llama-server pids {pids}, files in {tmp}); "
+                      "Ctrl-C or SIGTERM stops both and removes the files", flush=True)  # fmt: skip
                 try:
                     f16.process.wait()
                 except KeyboardInterrupt:
                     pass
     return 1 if failures else 0
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the `serve` contexts stop the servers and the temporary
+    directory is removed (the default SIGTERM action would orphan both)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

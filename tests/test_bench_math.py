@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from smoke.bench import compare, percentile, summarize
 
 
@@ -34,3 +36,33 @@ def test_compare_prints_ratios_of_b_over_a(tmp_path: Path) -> None:
     awq = _report(tmp_path / "awq.json", tok_s=1500, ttft=0.1)
     table = compare(fp16, awq)
     assert "| 4 | 1.50x | 1.50x | 0.50x | 0.50x | 0.50x |" in table
+
+
+def test_bench_prints_error_samples_when_requests_fail(fake_server, capsys) -> None:
+    from smoke.bench import main as bench
+
+    server = fake_server("server-error")
+    code = bench(["--base-url", server.base_url, "--model", server.model, "--concurrency", "1", "--requests", "2", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "error at concurrency 1: HTTP 500" in err and "out of memory" in err
+
+
+def test_plot_title_gives_the_measured_prompt_length() -> None:
+    from argparse import Namespace
+
+    from smoke.bench import plot_title
+
+    args = Namespace(model="m", input_tokens=128, output_tokens=64)
+    assert plot_title(args, [{"mean_prompt_tokens": 131.0}, {"mean_prompt_tokens": 133.0}]) == "m: 132 prompt tokens (measured) / 64 out"
+    assert "requested" in plot_title(args, [{"mean_prompt_tokens": None}])
+
+
+def test_bench_help_shows_the_defaults(capsys) -> None:
+    from smoke.bench import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for default in ("(default: 1,2,4,8)", "(default: 32)", "(default: 128)", "(default: 64)", "(default: 300.0)"):
+        assert default in out

@@ -5,12 +5,16 @@ start the server, and the bench produces its table, JSON and plot."""
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import LLAMA_API_KEY, llamacpp_entry, objects_of, run_smoke
+from conftest import LLAMA_API_KEY, REPO_ROOT, llamacpp_entry, objects_of, run_smoke
 
 from smoke.bench import main as bench
 from smoke.local_server import free_port, wait_healthy
@@ -96,3 +100,27 @@ def test_bench_writes_table_json_and_plot(llama_servers, tmp_path: Path, capsys:
         for metric in ("ttft_s", "tpot_s", "itl_s", "e2e_s"):
             assert level[metric]["p50"] is not None and level[metric]["p50"] <= level[metric]["p99"]
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_keep_mode_stops_servers_and_removes_files_on_signal(llama_bin: Path, sig: signal.Signals) -> None:
+    """`python -m smoke.local_server --keep`, signalled while serving, leaves no llama-server and no
+    temporary files behind (bounded: 240 s to reach serving, 20 s to stop)."""
+    proc = subprocess.Popen([sys.executable, "-m", "smoke.local_server", "--keep"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline, line = time.monotonic() + 240, ""
+        while time.monotonic() < deadline and not line.startswith("serving "):
+            line = proc.stdout.readline() or line
+            if proc.poll() is not None:
+                break
+        match = re.search(r"pids (\d+),(\d+), files in (\S+)\)", line)
+        assert match, f"never reached serving: last line {line!r}"
+        proc.send_signal(sig)
+        assert proc.wait(timeout=20) is not None
+        for pid in map(int, match.group(1, 2)):
+            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+        assert not Path(match.group(3)).exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -217,3 +217,20 @@ def test_config_floor_and_policy_threshold_are_one_number() -> None:
     policy = next(g for g in GUARDRAILS if g.name == "termination-grace-period")
     assert dict((k, d) for k, _, d in policy.config)["minTerminationGraceSeconds"] == MIN_TERMINATION_GRACE_SECONDS
     assert f">= {MIN_TERMINATION_GRACE_SECONDS} s" in policy.description
+
+
+def test_check_cli_prints_remediation_link_and_object_count() -> None:
+    result = subprocess.run([sys.executable, "-m", "policies.check", "--manifests", str(REPO_ROOT / "tests" / "fixtures" / "bad-manifests")],
+                            capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
+    images = next(g for g in GUARDRAILS if g.name == "images-pinned")
+    assert f"  fix: {images.remediation}" in result.stdout and f"  see: {images.url}" in result.stdout
+    assert re.search(r"checked 5 objects against \d+ policies", result.stderr)
+
+
+@pytest.mark.parametrize("layout", ["missing", "empty"])
+def test_check_cli_refuses_nothing_to_check(tmp_path: Path, layout: str) -> None:
+    target = tmp_path / "manifests"
+    if layout == "empty":
+        target.mkdir()
+    result = subprocess.run([sys.executable, "-m", "policies.check", "--manifests", str(target)], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert result.returncode == 2 and "error: --manifests" in result.stderr and "0 mandatory" not in result.stderr
