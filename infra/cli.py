@@ -126,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--hf-config", help="ad hoc: a Hugging Face config.json")
     source.add_argument("--model", help="ad hoc: a catalog model key (e.g. llama-3.1-8b)")
     plan.add_argument("--gpu-memory-gib", type=float, help="ad hoc: GPU memory as CUDA reports it")
+    plan.add_argument("--gpu-product", help="ad hoc: a catalog GPU (nvidia.com/gpu.product), instead of --gpu-memory-gib")
     plan.add_argument("--gpu-memory-utilization", type=float, default=0.9)
     plan.add_argument("--max-model-len", type=int)
     plan.add_argument("--tensor-parallel-size", type=int, default=1)

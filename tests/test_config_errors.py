@@ -178,3 +178,14 @@ def test_render_cli_rejects_unparseable_yaml(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "unparseable YAML" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_gpu_product_names_the_closest_catalog_entries() -> None:
+    from infra.planner import plan_stack
+
+    with pytest.raises(ConfigError) as err:
+        plan_stack(parse({"models": [vllm_entry(gpu={"count": 1, "product": "H100"})]}))
+    assert err.value.lines == [
+        "models[0].gpu.product: unknown gpu.product 'H100' (closest: NVIDIA-H100-80GB-HBM3, NVIDIA-H100-PCIe, "
+        "NVIDIA-H100-NVL); for another GPU set gpu.memoryGib to the memory CUDA reports (nvidia-smi memory.total)"
+    ]

@@ -14,7 +14,7 @@ from typing import Any
 
 from infra.config import LlamaCppModel, PlannerSettings, Probes, StackConfig, VllmModel
 from infra.architecture import Architecture, from_hf_config
-from infra.planner.catalog import GIB, GPUS, MIB, MODELS, REPOSITORIES, repository_of
+from infra.planner.catalog import GIB, GPUS, closest_gpus, MIB, MODELS, REPOSITORIES, repository_of
 from infra.planner.llamacpp import LlamaCppPlan, plan_llamacpp
 from infra.planner.vllm import VllmInputs, VllmPlan, plan_vllm, weights_bytes_per_gpu
 from infra.quantity import parse_quantity
@@ -80,6 +80,9 @@ def gpu_memory_gib(model: VllmModel, where: str) -> tuple[str, float]:
         return model.gpu.product or "custom", model.gpu.memory_gib
     if model.gpu.product in GPUS:
         return model.gpu.product, GPUS[model.gpu.product].memory_gib
+    if model.gpu.product is not None:
+        raise ConfigError([f"{where}.gpu.product: unknown gpu.product {model.gpu.product!r} ({closest_gpus(model.gpu.product)}); for another "
+                           "GPU set gpu.memoryGib to the memory CUDA reports (nvidia-smi memory.total)"])  # fmt: skip
     got = f"got {model.gpu.product!r}" if model.gpu.product else "got neither"
     raise ConfigError([f"{where}.gpu: set product (one of {', '.join(GPUS)}) or memoryGib to plan the KV cache, {got}"])
 

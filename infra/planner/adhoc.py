@@ -7,15 +7,21 @@ from pathlib import Path
 from typing import Any
 
 from infra.architecture import from_hf_config
-from infra.planner.catalog import MODELS
+from infra.planner.catalog import GPUS, MODELS, closest_gpus
 from infra.planner.vllm import VllmInputs, plan_vllm
 from infra.stack import ConfigError
 
 
 def plan_one(args: argparse.Namespace) -> dict[str, Any]:
+    if args.gpu_product is not None:
+        if args.gpu_product not in GPUS:
+            raise ConfigError([f"--gpu-product: unknown gpu.product {args.gpu_product!r} ({closest_gpus(args.gpu_product)}); "
+                               "or give --gpu-memory-gib"])  # fmt: skip
+        if args.gpu_memory_gib is None:
+            args.gpu_memory_gib = GPUS[args.gpu_product].memory_gib
     missing = [f"--{n.replace('_', '-')}" for n in ("gpu_memory_gib", "max_model_len") if getattr(args, n) is None]
     if missing:
-        raise ConfigError([f"plan: ad-hoc mode needs {' and '.join(missing)}"])
+        raise ConfigError([f"plan: ad-hoc mode needs {' and '.join(missing)}" + (" (or --gpu-product)" if "--gpu-memory-gib" in missing else "")])
     if args.model:
         if args.model not in MODELS:
             raise ConfigError([f"--model: unknown catalog model (known: {', '.join(MODELS)}), got {args.model!r}"])

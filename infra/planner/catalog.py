@@ -9,6 +9,8 @@ architecture of the model they quantize.
 
 from __future__ import annotations
 
+import difflib
+
 from dataclasses import dataclass
 
 from infra.architecture import Architecture
@@ -135,8 +137,14 @@ GPUS: dict[str, GpuSpec] = {
         GpuSpec("NVIDIA-A100-SXM4-40GB", 40960, 1555),
         GpuSpec("NVIDIA-A100-SXM4-80GB", 81920, 2039),
         GpuSpec("NVIDIA-A100-80GB-PCIe", 81920, 1935),
-        GpuSpec("NVIDIA-H100-80GB-HBM3", 81559, 3350),
+        GpuSpec("NVIDIA-H100-80GB-HBM3", 81559, 3350),  # nvidia-smi 81559MiB: google/gvisor#10413
+        GpuSpec("NVIDIA-H100-PCIe", 81559, 2000),  # same 80 GB HBM2e part size as SXM; PCIe bandwidth 2.0 TB/s
+        GpuSpec("NVIDIA-H100-NVL", 95830, 3900),  # nvidia-smi 95830MiB: NVIDIA/gpu-admin-tools#4
+        GpuSpec("NVIDIA-GH200-480GB", 97871, 4000),  # 96 GB HBM3 Grace Hopper (nvidia-smi 97871MiB)
         GpuSpec("NVIDIA-H200", 143771, 4800),
+        GpuSpec("NVIDIA-B200", 183359, 7680),  # nvidia-smi 183359MiB: NVIDIA/TensorRT-LLM#10278; 7.68 TB/s: pytorch/ao#4002
+        GpuSpec("NVIDIA-L40", 46068, 864),  # same 48 GB GDDR6 board as the L40S
+        GpuSpec("NVIDIA-A10", 23028, 600),  # same 24 GB GDDR6 board as the A10G
     )
 }
 
@@ -146,6 +154,12 @@ GGUF_BITS_PER_WEIGHT: dict[str, float] = {
     "F32": 32.0, "F16": 16.0, "BF16": 16.0, "Q8_0": 8.5, "Q6_K": 6.56, "Q5_K_M": 5.69,
     "Q5_0": 5.5, "Q4_K_M": 4.85, "Q4_0": 4.5, "Q3_K_M": 3.91, "Q2_K": 2.63,
 }  # fmt: skip
+
+
+def closest_gpus(product: str) -> str:
+    """For an unknown gpu.product: the catalog names that contain it, else the most similar ones."""
+    close = [g for g in GPUS if product.lower() in g.lower()][:4] or difflib.get_close_matches(product, list(GPUS), n=3, cutoff=0.5)
+    return f"closest: {', '.join(close)}" if close else f"known: {', '.join(GPUS)}"
 
 
 def repository_of(uri: str) -> str | None:
