@@ -1,16 +1,21 @@
 # Everything a fresh machine needs, from the project's own files. The README's two commands:
-#   make local   main job: set up, render the `local` stack, apply it to a local control plane
-#                (kube-apiserver + kwok), serve a tiny model with real llama-server, smoke-test it
-#   make test    set up, then run every test tier
+#   make local   main job: `pulumi up` of the `local` stack (real Pulumi engine and Kubernetes
+#                provider) on a local control plane (kube-apiserver + kwok), then the smoke suite
+#                against a real llama-server, from the stack outputs
+#   make test    set up, then run every test tier (including the engine tiers: make e2e)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= local
 
-.PHONY: setup local render test schema smoke-local bench-local clean
+.PHONY: setup doctor local e2e render test schema smoke-local bench-local clean
 
-setup: $(VENV)/.installed vllm-venv llama-server promtool toolchain
+setup: doctor $(VENV)/.installed vllm-venv llama-server promtool toolchain
+
+# Prerequisites and disk, one line each, before anything long starts.
+doctor:
+	@bash tools/doctor.sh
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,18 +32,22 @@ vllm-venv: $(VENV)/.installed
 llama-server: $(VENV)/.installed
 	@bash tools/llama-server.sh >/dev/null
 
-# kube-apiserver, etcd, controller-manager, scheduler, kubectl, kwok from the Go module proxy
-# (cached by pins under ~/.cache/llm-platform/toolchain; cold build ~6 min on 2 cores).
+# The local control plane's binaries from the Go module proxy, per component cached by its pins
+# under ~/.cache/llm-platform/toolchain (tools/toolchain.pins; cold times in the README).
 .PHONY: toolchain
 toolchain:
 	@bash tools/toolchain.sh >/dev/null
 
 # A local control plane with the upstream CRDs and kwok nodes (state in .cluster/).
-.PHONY: cluster-up cluster-down
-cluster-up: toolchain
-	bash tools/local-cluster.sh start .cluster
-cluster-down:
-	bash tools/local-cluster.sh stop .cluster
+.PHONY: cluster-up cluster-down clean-local
+cluster-up: $(VENV)/.installed
+	$(PY) -m localcp cluster start .cluster
+cluster-down: $(VENV)/.installed
+	$(PY) -m localcp cluster stop .cluster
+# Stop the cluster and remove its state and the local Pulumi workspace.
+clean-local: $(VENV)/.installed
+	$(PY) -m localcp cluster stop .cluster --purge
+	rm -rf .pulumi-local
 
 # promtool for the alert-rule tests (Debian's prometheus package; installed once).
 .PHONY: promtool
@@ -52,8 +61,13 @@ smoke-local: setup
 bench-local: setup
 	$(PY) -m smoke.local_server --bench out/bench
 
-local: setup
-	bash tools/local-up.sh
+# Builds only what it uses: the venv, llama-server, and the kube + pulumi toolchain components.
+local: doctor $(VENV)/.installed llama-server
+	$(PY) -m localcp up --stack local
+
+# The engine tiers alone: Pulumi preview/up/destroy, the policy pack under the engine, KServe.
+e2e: doctor $(VENV)/.installed llama-server toolchain
+	$(PY) -m pytest -m engine; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no engine tests" >&2; exit 1; fi; exit $$rc
 
 render: $(VENV)/.installed
 	$(PY) -m infra render --stack $(STACK) --out out/$(STACK)

@@ -1,4 +1,7 @@
-"""`python -m localcp up [--stack local]`: the README's main job.
+"""`python -m localcp up [--stack local]`: the README's main job; `python -m localcp cluster
+start|stop|status DIR`: the local control plane alone.
+
+`up`:
 
   1. build or reuse the pinned toolchain (kube-apiserver, etcd, kwok, ..., Pulumi CLI + provider),
   2. start (or reuse) the local control plane in .cluster/,
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -91,12 +95,39 @@ def up(stack: str) -> int:
     return 1 if failures else 0
 
 
+def cluster(action: str, state: Path, purge: bool) -> int:
+    try:
+        target = LocalCluster(state)
+        if action == "start":
+            target.start()
+            print(target.kubeconfig)
+        elif action == "stop":
+            stopped = target.stop()
+            print(f"stopped {', '.join(stopped)}" if stopped else f"nothing was running in {state}")
+            if purge:
+                shutil.rmtree(state, ignore_errors=True)
+                print(f"removed {state}")
+        else:
+            print("running" if target.running() else "stopped")
+            return 0 if target.running() else 1
+    except (ToolchainError, ClusterError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcp", description=" ".join(__doc__.split("\n\n")[0].split()))
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("up", help="pulumi up a stack on the local control plane, then smoke-test it")
     run.add_argument("--stack", default="local")
+    control = sub.add_parser("cluster", help="start, stop or check the local control plane in DIR")
+    control.add_argument("action", choices=["start", "stop", "status"])
+    control.add_argument("dir", type=Path, nargs="?", default=CLUSTER_DIR)
+    control.add_argument("--purge", action="store_true", help="with stop: also remove DIR (certificates, etcd data, logs)")
     args = parser.parse_args(argv)
+    if args.command == "cluster":
+        return cluster(args.action, args.dir, args.purge)
     return up(args.stack)
 
 

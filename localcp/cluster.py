@@ -1,40 +1,158 @@
-"""The local Kubernetes control plane (tools/local-cluster.sh: etcd, kube-apiserver,
-kube-controller-manager, kube-scheduler, kwok with fake nodes, upstream CRDs), all on 127.0.0.1,
-with a kubectl of the same version as the server."""
+"""The local Kubernetes control plane, all on 127.0.0.1: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and kwok (fake nodes that look like real ones), from the pinned toolchain, with a
+kubectl of the server's version. State (PKI, etcd data, logs, PIDs, ports, kubeconfig) lives in one
+directory; a second start with the processes alive reuses them.
+
+    python -m localcp cluster start DIR | stop DIR | status DIR
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
-from localcp.toolchain import REPO_ROOT, bin_dir
+import httpx
+import yaml
 
-CLUSTER_SCRIPT = REPO_ROOT / "tools" / "local-cluster.sh"
+from localcp import certs
+from localcp.nodes import NODES, node_manifest
+from localcp.process import LocalProcess, free_port
+from localcp.toolchain import bin_dir, shared_dir
+
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
 class ClusterError(RuntimeError):
-    """The cluster did not start; the message holds the script's log tails."""
+    """The cluster did not start; the message names the component and holds its log tail."""
 
 
 class LocalCluster:
-    def __init__(self, state: Path):
+    def __init__(self, state: Path, crd_dir: Path | None = None):
         self.state = state.resolve()
         self.kubeconfig = self.state / "kubeconfig"
+        self.pki = self.state / "pki"
+        self.crd_dir = crd_dir or Path(os.environ.get("LLM_PLATFORM_CRD_DIR", shared_dir() / "crds"))
         self.bin_dir = bin_dir("kube")
+        self.processes = {name: LocalProcess(name, self.state) for name in COMPONENTS}
 
-    def start(self, timeout: float = 300) -> LocalCluster:
-        result = subprocess.run(["bash", str(CLUSTER_SCRIPT), "start", str(self.state)], capture_output=True,
-                                text=True, timeout=timeout)  # fmt: skip
-        if result.returncode != 0:
-            raise ClusterError(f"`tools/local-cluster.sh start {self.state}` failed:\n{result.stderr[-4000:]}")
+    # ---- lifecycle -------------------------------------------------------------------------------
+    def running(self) -> bool:
+        return all(p.pid is not None for p in self.processes.values()) and self.kubeconfig.exists()
+
+    def start(self, timeout: float = 120) -> LocalCluster:
+        if self.running() and self._api_ready():
+            print(f"cluster already up: KUBECONFIG={self.kubeconfig}", file=sys.stderr)
+            return self
+        self.stop()  # half-started leftovers of an earlier run
+        if not self.crd_dir.is_dir():
+            raise ClusterError(f"CRD directory {self.crd_dir} not found; set LLM_PLATFORM_CRD_DIR (CI lays ../shared beside the clone)")
+        self.state.mkdir(parents=True, exist_ok=True)
+        try:
+            self._start_processes(timeout)
+            self.apply_dir(self.crd_dir)
+            self.kubectl("wait", "--for", "condition=established", f"--timeout={int(timeout)}s", "crd", "--all")
+            self.apply([node_manifest(n) for n in NODES], field_manager="local-cluster")
+            self.kubectl("wait", "--for", "condition=Ready", f"--timeout={int(timeout)}s", "node", "--all")
+        except Exception as err:
+            tails = "\n".join(f"== {p.log}\n{p.log_tail(15)}" for p in self.processes.values() if p.log.exists())
+            self.stop()
+            raise ClusterError(f"cluster start failed: {err}\n{tails}") from None
+        print(f"cluster up: KUBECONFIG={self.kubeconfig}", file=sys.stderr)
         return self
 
-    def stop(self) -> str:
-        result = subprocess.run(["bash", str(CLUSTER_SCRIPT), "stop", str(self.state)], capture_output=True,
-                                text=True, timeout=120)  # fmt: skip
-        return result.stderr
+    def stop(self) -> list[str]:
+        """Stop every component by PID (reverse start order); returns the names that were running."""
+        return [name for name in reversed(COMPONENTS) if self.processes[name].stop()]
 
+    # ---- pieces ----------------------------------------------------------------------------------
+    def _pki(self) -> dict[str, certs.KeyPair]:
+        renew = not certs.valid(self.pki / "ca.crt")
+        if renew and (self.pki / "ca.crt").exists():
+            print(f"local cluster certificates in {self.pki} expire within a day: made new ones", file=sys.stderr)
+        authority = certs.ca(self.pki, "ca")
+        pairs = {
+            "ca": authority,
+            "apiserver": certs.signed(self.pki, "apiserver", authority, "/CN=kube-apiserver",
+                                      certs.LOCAL_SANS + ("DNS:kubernetes.default.svc",)),  # fmt: skip
+            "admin": certs.signed(self.pki, "admin", authority, "/O=system:masters/CN=admin", client=True),
+            "front-proxy-ca": certs.ca(self.pki, "front-proxy-ca"),
+        }
+        pairs["front-proxy-client"] = certs.signed(self.pki, "front-proxy-client", pairs["front-proxy-ca"],
+                                                   "/CN=front-proxy-client", client=True)  # fmt: skip
+        if not (self.pki / "sa.key").exists():
+            subprocess.run(["openssl", "genrsa", "-out", "sa.key", "2048"], cwd=self.pki, check=True, capture_output=True)
+            subprocess.run(["openssl", "rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"], cwd=self.pki, check=True, capture_output=True)
+        return pairs
+
+    def _start_processes(self, timeout: float) -> None:
+        pki, b = self._pki(), self.bin_dir
+        ports = {name: free_port() for name in ("etcd", "peer", "api")}
+        (self.state / "ports.json").write_text(json.dumps(ports))
+        etcd_url, peer_url = f"http://127.0.0.1:{ports['etcd']}", f"http://127.0.0.1:{ports['peer']}"
+        self.processes["etcd"].start([str(b / "etcd"), "--data-dir", str(self.state / "etcd"), "--listen-client-urls", etcd_url,
+                                      "--advertise-client-urls", etcd_url, "--listen-peer-urls", peer_url,
+                                      "--initial-advertise-peer-urls", peer_url, "--initial-cluster", f"default={peer_url}",
+                                      "--listen-metrics-urls", f"http://127.0.0.1:{free_port()}"])  # fmt: skip
+        self.processes["kube-apiserver"].start([
+            str(b / "kube-apiserver"), "--etcd-servers", etcd_url, "--bind-address", "127.0.0.1", "--secure-port", str(ports["api"]),
+            "--tls-cert-file", str(pki["apiserver"].cert), "--tls-private-key-file", str(pki["apiserver"].key),
+            "--client-ca-file", str(pki["ca"].cert), "--service-account-issuer", "https://kubernetes.default.svc",
+            "--service-account-key-file", str(self.pki / "sa.pub"), "--service-account-signing-key-file", str(self.pki / "sa.key"),
+            "--service-cluster-ip-range", "10.96.0.0/16", "--authorization-mode", "Node,RBAC", "--allow-privileged",
+            # Aggregated APIs (KEDA's external metrics) authenticate the API server by this front proxy.
+            "--requestheader-client-ca-file", str(pki["front-proxy-ca"].cert), "--requestheader-allowed-names", "front-proxy-client",
+            "--requestheader-username-headers", "X-Remote-User", "--requestheader-group-headers", "X-Remote-Group",
+            "--requestheader-extra-headers-prefix", "X-Remote-Extra-", "--proxy-client-cert-file", str(pki["front-proxy-client"].cert),
+            "--proxy-client-key-file", str(pki["front-proxy-client"].key), "--enable-aggregator-routing=false",
+        ])  # fmt: skip
+        self._write_kubeconfig(ports["api"], pki)
+        self.processes["kube-apiserver"].wait_ready(self._api_ready, timeout)
+        kc = str(self.kubeconfig)
+        self.processes["kube-controller-manager"].start([
+            str(b / "kube-controller-manager"), "--kubeconfig", kc, "--leader-elect=false", "--bind-address", "127.0.0.1",
+            "--secure-port", str(free_port()), "--service-account-private-key-file", str(self.pki / "sa.key"),
+            "--root-ca-file", str(pki["ca"].cert), "--use-service-account-credentials=false", "--controllers", "*,-nodeipam",
+            "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+        ])  # fmt: skip
+        self.processes["kube-scheduler"].start([str(b / "kube-scheduler"), "--kubeconfig", kc, "--leader-elect=false",
+                                                "--bind-address", "127.0.0.1", "--secure-port", str(free_port())])  # fmt: skip
+        stages = [a for f in sorted((b / "kwok-stages").glob("*.yaml")) for a in ("--config", str(f))]
+        self.processes["kwok"].start([
+            str(b / "kwok"), "--kubeconfig", kc, *stages, "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--cidr", "10.0.0.1/24", "--node-ip", "10.0.0.1",
+            "--server-address", f"127.0.0.1:{free_port()}",
+        ])  # fmt: skip
+
+    def _write_kubeconfig(self, port: int, pki: dict[str, certs.KeyPair]) -> None:
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "local",
+            "clusters": [{"name": "local", "cluster": {"server": f"https://127.0.0.1:{port}", "certificate-authority": str(pki["ca"].cert)}}],
+            "users": [{"name": "admin", "user": {"client-certificate": str(pki["admin"].cert), "client-key": str(pki["admin"].key)}}],
+            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "admin"}}],
+        }  # fmt: skip
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+
+    @property
+    def server(self) -> str:
+        return yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+
+    def _api_ready(self) -> bool:
+        pki = self.pki
+        try:
+            response = httpx.get(f"{self.server}/readyz", verify=str(pki / "ca.crt"),
+                                 cert=(str(pki / "admin.crt"), str(pki / "admin.key")), timeout=2)  # fmt: skip
+        except httpx.ConnectError as err:
+            if "CERTIFICATE" in str(err).upper():
+                raise ClusterError(f"TLS to the local API server failed ({err}); remove {self.pki} to make new certificates") from None
+            return False
+        except (httpx.HTTPError, OSError):
+            return False
+        return response.status_code == 200
+
+    # ---- kubectl ---------------------------------------------------------------------------------
     def kubectl(self, *args: str, stdin: str | None = None, check: bool = True,
                 timeout: float = 120) -> subprocess.CompletedProcess[str]:  # fmt: skip
         command = [str(self.bin_dir / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args]
@@ -42,6 +160,16 @@ class LocalCluster:
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stderr[-3000:]}")
         return result
+
+    def apply(self, objects: list[dict], field_manager: str = "llm-platform-tests") -> str:
+        """Server-side apply (forcing conflicts: the harness owns what it installs)."""
+        manifest = yaml.safe_dump_all(objects)
+        return self.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", field_manager, "-f", "-",
+                            stdin=manifest).stdout  # fmt: skip
+
+    def apply_dir(self, directory: Path, field_manager: str = "local-cluster") -> str:
+        # Server-side: some CRDs are too large for client-side apply's last-applied annotation.
+        return self.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", field_manager, "-f", str(directory)).stdout
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
         """One object as JSON, or None when the API server says NotFound."""
@@ -52,3 +180,7 @@ class LocalCluster:
                 return None
             raise AssertionError(f"kubectl get {kind} {name} failed:\n{result.stderr[-2000:]}")
         return json.loads(result.stdout)
+
+    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[dict]:
+        args = ["get", kind, "-o", "json"] + (["-n", namespace] if namespace else ["-A"]) + (["-l", selector] if selector else [])
+        return json.loads(self.kubectl(*args).stdout)["items"]

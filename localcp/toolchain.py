@@ -33,3 +33,10 @@ def pin(name: str) -> str:
         if sep and key.strip() == name:
             return value.strip().strip('"')
     raise KeyError(f"{name} is not in tools/toolchain.pins")
+
+
+def shared_dir() -> Path:
+    """../shared beside the repository (CI lays it there), or $LLM_PLATFORM_SHARED."""
+    import os
+
+    return Path(os.environ.get("LLM_PLATFORM_SHARED", REPO_ROOT.parent / "shared")).resolve()

@@ -1,5 +1,5 @@
 """API-server tier: a real local control plane (kube-apiserver, etcd, controller-manager, scheduler,
-kwok; built from the Go module proxy by tools/toolchain.sh, started by tools/local-cluster.sh) with
+kwok; built from the Go module proxy by tools/toolchain.sh, run by localcp.cluster) with
 the upstream CRDs applied. Every committed stack's rendered objects are server-side applied, so the
 API server's own validation (structural schemas, CEL rules, defaulting) accepts them; the local
 stack's llama.cpp Deployment becomes available on a kwok node; deleting leaves nothing behind."""
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,7 @@ def test_local_stack_deployment_becomes_available(kubectl) -> None:
     kubectl("apply", "--server-side", "--field-manager", "llm-platform-tests", "-f", "-", stdin=yaml.safe_dump_all(objects))
     kubectl("rollout", "status", "deployment/tinyllama", "-n", namespace, "--timeout=90s")
     pods = json.loads(kubectl("get", "pods", "-n", namespace, "-l", "llm-serving/model=tinyllama", "-o", "json").stdout)["items"]
-    assert pods and all(p["spec"]["nodeName"] == "cpu-0" or p["spec"]["nodeName"] == "gpu-0" for p in pods)
+    assert pods and all(p["spec"]["nodeName"] == "cpu-0" for p in pods)  # GPU nodes are tainted
     assert all(p["spec"]["securityContext"]["runAsNonRoot"] for p in pods)
 
 
@@ -63,8 +64,31 @@ def test_delete_leaves_nothing_behind(kubectl) -> None:
 
 
 def test_second_start_reuses_the_running_cluster(kubectl) -> None:
-    again = subprocess.run(["bash", str(REPO_ROOT / "tools/local-cluster.sh"), "start", str(kubectl.state)],
-                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    pids = {p.name: p.read_text() for p in kubectl.state.glob("*.pid")}
+    again = subprocess.run([sys.executable, "-m", "localcp", "cluster", "start", str(kubectl.state)],
+                           capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)  # fmt: skip
     assert again.returncode == 0 and "cluster already up" in again.stderr
     assert again.stdout.strip() == str(kubectl.state / "kubeconfig")
-    assert kubectl("get", "nodes", "-o", "name").stdout.split() == ["node/cpu-0", "node/gpu-0"]
+    assert {p.name: p.read_text() for p in kubectl.state.glob("*.pid")} == pids
+    assert kubectl("get", "nodes", "-o", "name").stdout.split() == ["node/cpu-0", "node/gpu-0", "node/gpu-1"]
+
+
+def test_fake_nodes_carry_the_well_known_labels(kubectl) -> None:
+    """Upstream charts select on these (e.g. the GPU Operator on kubernetes.io/os: linux)."""
+    for node in json.loads(kubectl("get", "nodes", "-o", "json").stdout)["items"]:
+        labels = node["metadata"]["labels"]
+        assert labels["kubernetes.io/os"] == "linux" and labels["kubernetes.io/arch"] == "amd64"
+        assert labels["kubernetes.io/hostname"] == node["metadata"]["name"]
+        assert labels["node.kubernetes.io/instance-type"] and labels["topology.kubernetes.io/zone"].startswith(labels["topology.kubernetes.io/region"])
+        if "nvidia.com/gpu" in node["status"]["capacity"]:
+            assert labels["nvidia.com/gpu.count"] == node["status"]["capacity"]["nvidia.com/gpu"] and labels["nvidia.com/gpu.product"]
+
+
+def test_stop_reports_what_it_stopped_and_leaves_no_process(tmp_path) -> None:
+    from localcp.cluster import COMPONENTS, LocalCluster
+
+    cluster = LocalCluster(tmp_path / "c").start()
+    pids = [int((cluster.state / f"{name}.pid").read_text()) for name in COMPONENTS]
+    assert sorted(cluster.stop()) == sorted(COMPONENTS)
+    assert [pid for pid in pids if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]] == []
+    assert cluster.stop() == []

@@ -15,6 +15,7 @@ from conftest import REPO_ROOT, STACK_FILES
 from localcp.pulumi import PulumiWorkspace
 from policies.check import load, run
 
+pytestmark = pytest.mark.engine
 PACK = REPO_ROOT / "policies" / "llm-guardrails"
 PROBE = REPO_ROOT / "tests" / "fixtures" / "policy-probe"
 BAD_MANIFESTS = REPO_ROOT / "tests" / "fixtures" / "bad-manifests"

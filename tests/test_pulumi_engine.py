@@ -19,6 +19,7 @@ from infra.planner import plan_stack
 from infra.stack import load_stack_file
 from localcp.pulumi import PulumiWorkspace
 
+pytestmark = pytest.mark.engine
 E2E_STACK = REPO_ROOT / "tests" / "fixtures" / "stacks" / "Pulumi.e2e.yaml"
 ARTIFACTS = REPO_ROOT / "out" / "e2e"
 STACK = "e2e"

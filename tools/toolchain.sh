@@ -9,6 +9,7 @@
 #   kube     kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok (+ its
 #            upstream stages in bin/kwok-stages)
 #   pulumi   pulumi CLI, pulumi-language-python (+ exec shim), pulumi-resource-kubernetes
+#   kserve   KServe controller manager (controllers + webhooks)
 # Components that are not cached yet are built in parallel (downloads overlap compiles).
 # Prints one bin directory on the last line: symlinks to every requested component's binaries.
 # Pins: tools/toolchain.pins.
@@ -19,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/toolchain.pins"
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 shared=${LLM_PLATFORM_SHARED:-$here/../../shared}
-all_components=(kube pulumi)
+all_components=(kube pulumi kserve)
 components=("$@")
 ((${#components[@]})) || components=("${all_components[@]}")
 
@@ -27,10 +28,12 @@ components=("$@")
 declare -A outputs=(
   [kube]="kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok"
   [pulumi]="pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes"
+  [kserve]="kserve-manager"
 )
 declare -A pins=(
   [kube]="KUBERNETES_VERSION ETCD_VERSION KWOK_VERSION KUBERNETES_STAGING"
   [pulumi]="PULUMI_VERSION PULUMI_CLIPBOARD_REPLACE PULUMI_KUBERNETES_PROVIDER_MODULE PULUMI_KUBERNETES_VERSION"
+  [kserve]="KSERVE_VERSION"
 )
 
 key_of() {  # key_of COMPONENT: hash of its pin values and of its build function's text
@@ -50,6 +53,19 @@ built() {  # built COMPONENT: every output present
 
 wrapper() {  # wrapper DIR: a module that only requires what it builds
   mkdir -p "$1" && (cd "$1" && go mod init "local/$(basename "$1")" >/dev/null 2>&1)
+}
+
+copy_replaces() {  # copy_replaces MODULE VERSION (in a wrapper): apply MODULE's non-local replaces
+  local gomod
+  gomod=$(go mod download -json "$1@$2" | python3 -c 'import json, sys; print(json.load(sys.stdin)["GoMod"])')
+  go mod edit -json "$gomod" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin).get("Replace") or []:
+    old, new = r["Old"], r["New"]
+    if new["Path"].startswith((".", "/")):
+        continue  # a path inside that repository: the wrapper requires the released module instead
+    lhs = old["Path"] + ("@" + old["Version"] if old.get("Version") else "")
+    print(lhs + "=" + new["Path"] + "@" + new["Version"])' | while read -r r; do go mod edit -replace "$r"; done
 }
 
 build_kube() {  # build_kube OUT
@@ -136,6 +152,23 @@ EOF
     VERSION=$PULUMI_KUBERNETES_VERSION go run ./generate.go
     go build -trimpath -ldflags "-s -w -X $mod/pkg/version.Version=$PULUMI_KUBERNETES_VERSION" \
       -o "$out/bin/pulumi-resource-kubernetes" main.go
+  )
+}
+
+build_kserve() {  # build_kserve OUT: cmd/manager (every controller and webhook of KServe)
+  local out=$1 dir="$work/kserve" src
+  wrapper "$dir"
+  (
+    cd "$dir"
+    copy_replaces github.com/kserve/kserve "$KSERVE_VERSION"
+    go get "github.com/kserve/kserve@$KSERVE_VERSION" >/dev/null
+    # cmd/manager gives its webhook server only a port (webhook.Options{Port}), so it would listen
+    # on every interface; build its main.go here with Host 127.0.0.1 added (loopback only).
+    src="$(go env GOMODCACHE)/github.com/kserve/kserve@$KSERVE_VERSION/cmd/manager/main.go"
+    sed 's/webhook.NewServer(webhook.Options{/webhook.NewServer(webhook.Options{Host: "127.0.0.1",/' "$src" >main.go
+    grep -q 'Host: "127.0.0.1"' main.go || { echo "cmd/manager/main.go: webhook.Options not found to patch" >&2; exit 1; }
+    go mod tidy >/dev/null
+    go build -trimpath -ldflags "-s -w" -o "$out/bin/kserve-manager" .
   )
 }
 

@@ -1,0 +1,86 @@
+"""The real KServe controller manager (cmd/manager, built by tools/toolchain.sh) as a local process
+against the local API server: CRDs from the kserve-crd chart, the `inferenceservice-config`
+ConfigMap and webhook configurations from the kserve-resources chart (../shared/charts), its
+webhooks served on 127.0.0.1 with a generated certificate, the configurations pointed at that URL
+with that CA (as envtest's WebhookInstallOptions does). Standard (raw Deployment) mode."""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+from pathlib import Path
+
+import helm_python as helm
+import httpx
+import yaml
+
+from localcp.certs import serving_cert
+from localcp.cluster import LocalCluster
+from localcp.process import LocalProcess, free_port
+from localcp.toolchain import bin_dir, pin, shared_dir
+
+NAMESPACE = "kserve"
+# Values the platform layer passes to kserve-resources (infra/components/platform): Standard mode,
+# no Ingress (the models are reached through their Services).
+VALUES = {"kserve": {"controller": {"deploymentMode": "Standard", "gateway": {"disableIngressCreation": True}}}}
+# What the manager needs from the chart when it runs outside the cluster: its config, the default
+# storage container (storage-initializer injection) and the webhook registrations. The Deployment,
+# Services, RBAC and cert-manager objects are for in-cluster installs.
+KEPT_KINDS = {"ConfigMap", "ClusterStorageContainer", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"}
+
+
+def chart_objects(chart: str, values: dict, namespace: str = NAMESPACE) -> list[dict]:
+    path = shared_dir() / "charts" / f"{chart}-{pin('KSERVE_VERSION')}.tgz"
+    if not path.exists():
+        raise FileNotFoundError(f"chart {chart} {pin('KSERVE_VERSION')} not found at {path} (the offline chart mirror)")
+    rendered = helm.Chart.load(str(path)).render(values, name="kserve", namespace=namespace, is_install=True)
+    return [d for text in rendered.values() for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind")]
+
+
+def local_webhooks(objects: list[dict], port: int, ca_bundle: str) -> list[dict]:
+    """The chart's webhook configurations, each webhook's clientConfig rewritten to the local URL."""
+    for obj in objects:
+        for hook in obj.get("webhooks", []):
+            path = hook["clientConfig"]["service"]["path"]
+            hook["clientConfig"] = {"url": f"https://127.0.0.1:{port}{path}", "caBundle": ca_bundle}
+    return objects
+
+
+class KServeController:
+    def __init__(self, cluster: LocalCluster, state: Path):
+        self.cluster, self.state = cluster, state.resolve()
+        self.process = LocalProcess("kserve-manager", self.state)
+        self.ports = {name: free_port() for name in ("webhook", "metrics", "probe")}
+
+    def install(self) -> None:
+        """CRDs, namespace, config and webhook registrations (server-side apply, idempotent)."""
+        crds = chart_objects("kserve-crd", {})
+        authority, _ = serving_cert(self.state / "tmp" / "k8s-webhook-server" / "serving-certs", "kserve-webhook")
+        kept = [o for o in chart_objects("kserve-resources", VALUES) if o["kind"] in KEPT_KINDS]
+        self.cluster.apply(crds, field_manager="kserve-chart")
+        self.cluster.kubectl("wait", "--for", "condition=established", "--timeout=60s", *[f"crd/{c['metadata']['name']}" for c in crds])
+        self.cluster.kubectl("create", "namespace", NAMESPACE, check=False)
+        self.cluster.apply(local_webhooks(kept, self.ports["webhook"], authority.pem_b64), field_manager="kserve-chart")
+
+    def start(self, timeout: float = 120) -> KServeController:
+        self.install()
+        binary = bin_dir("kserve") / "kserve-manager"
+        env = {**os.environ, "POD_NAMESPACE": NAMESPACE, "TMPDIR": str(self.state / "tmp")}
+        self.process.start([str(binary), "--kubeconfig", str(self.cluster.kubeconfig),
+                            "--metrics-addr", f"127.0.0.1:{self.ports['metrics']}",
+                            "--health-probe-addr", f"127.0.0.1:{self.ports['probe']}",
+                            "--webhook-port", str(self.ports["webhook"])], env=env)  # fmt: skip
+        self.process.wait_ready(self._ready, timeout)
+        return self
+
+    def _ready(self) -> bool:
+        if httpx.get(f"http://127.0.0.1:{self.ports['probe']}/readyz", timeout=2).status_code != 200:
+            return False
+        context = ssl.create_default_context(cafile=str(self.state / "tmp" / "k8s-webhook-server" / "serving-certs" / "ca.crt"))
+        with socket.create_connection(("127.0.0.1", self.ports["webhook"]), timeout=2) as sock:
+            with context.wrap_socket(sock, server_hostname="127.0.0.1"):
+                return True
+
+    def stop(self) -> None:
+        self.process.stop()

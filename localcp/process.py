@@ -1,0 +1,90 @@
+"""One local process of the control plane: started with its log in a state directory, its PID in a
+file, a readiness probe with a bounded wait, stopped by PID (SIGTERM, then SIGKILL)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ProcessError(RuntimeError):
+    """A component did not become ready; the message names it and holds its log tail."""
+
+
+class LocalProcess:
+    def __init__(self, name: str, state: Path):
+        self.name, self.state = name, state
+        self.log = state / f"{name}.log"
+        self.pid_file = state / f"{name}.pid"
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "".join(self.log.read_text(errors="replace").splitlines(True)[-lines:]) if self.log.exists() else ""
+
+    @property
+    def pid(self) -> int | None:
+        try:
+            pid = int(self.pid_file.read_text())
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def start(self, command: list[str], env: dict[str, str] | None = None) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        with self.log.open("w") as out:
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        self.pid_file.write_text(str(process.pid))
+        self._process = process
+
+    def wait_ready(self, probe: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if getattr(self, "_process", None) is not None and self._process.poll() is not None:
+                raise ProcessError(f"{self.name} exited with {self._process.returncode}; log tail:\n{self.log_tail()}")
+            try:
+                if probe():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise ProcessError(f"{self.name} not ready within {timeout:.0f}s; log tail:\n{self.log_tail()}")
+
+    def stop(self, grace: float = 10) -> bool:
+        """SIGTERM, bounded wait, SIGKILL; True if a process was running."""
+        pid = self.pid
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.1)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        if getattr(self, "_process", None) is not None:
+            self._process.wait(timeout=5)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a zombie (exited, not yet reaped by us) counts as stopped
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
