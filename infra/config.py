@@ -182,8 +182,15 @@ class StackConfig(Strict):
             observability=self.observability,
             environment=self.environment,
             api_key_secret_name=self.api_key_existing_secret or (API_KEY_SECRET_NAME if self.api_key else None),
-            network_policy=self.network_policy,
+            network_policy=self._network_policy(),
         )
+
+    def _network_policy(self) -> NetworkPolicySettings:
+        """The stack's policy, plus the ingress controller's namespace when KServe creates Ingresses."""
+        kserve = self.platform.kserve
+        extra = [kserve.ingress_namespace] if kserve.ingress_class_name else []
+        allowed = self.network_policy.allow_from_namespaces
+        return self.network_policy.model_copy(update={"allow_from_namespaces": allowed + [n for n in extra if n not in allowed]})
 
 
 def chart_values_dict(values: ChartValues) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from infra.config_base import Strict
+from infra.config_types import DNS1035
 
 
 class Component(Strict):
@@ -53,6 +54,10 @@ class KServe(Component):
     default_deployment_mode: Literal["Standard", "Knative"] = "Standard"
     ingress_class_name: str | None = None
     """IngressClass for external routes; unset keeps predictors cluster-internal."""
+    ingress_namespace: str = Field(default="ingress-nginx", pattern=DNS1035)
+    """Namespace of the ingress controller serving ingress_class_name (ingress-nginx's default). With
+    an ingress class set, the models' NetworkPolicy admits it: KServe's Ingress would else route to
+    pods that drop its traffic."""
 
 
 class Keda(Component):

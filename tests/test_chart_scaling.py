@@ -127,3 +127,18 @@ def test_tensor_parallel_sets_nccl_timeout(render_models) -> None:
     assert {"name": "TORCH_NCCL_ASYNC_ERROR_HANDLING", "value": "1"} in container["env"]
     single = _one(render_models(vllm_entry()), "ServingRuntime")["spec"]["containers"][0]
     assert not any(a.startswith("--distributed-timeout-seconds") for a in single["args"])
+
+
+def test_mode_none_tells_kserve_to_create_no_autoscaler(render_models) -> None:
+    """KServe defaults autoscalerClass to hpa and would create a CPU HPA <name>-predictor."""
+    isvc = _one(render_models(vllm_entry(autoscaling={"mode": "none"})), "InferenceService")
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "none"
+
+
+def test_ingress_controller_namespace_may_reach_models_when_kserve_creates_ingresses() -> None:
+    from infra.stack import parse
+
+    with_ingress = parse({"models": [vllm_entry()], "platform": {"kserve": {"ingressClassName": "nginx", "ingressNamespace": "edge"}}})
+    assert "edge" in with_ingress.chart_values().network_policy.allow_from_namespaces
+    without = parse({"models": [vllm_entry()]})
+    assert "ingress-nginx" not in without.chart_values().network_policy.allow_from_namespaces
