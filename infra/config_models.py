@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
@@ -116,6 +117,13 @@ class VllmModel(ModelBase):
     quantization: Literal["none", "awq", "fp8"] = "none"
     """awq: 4-bit AWQ weights (the source must be an AWQ checkpoint); fp8: 8-bit weights;
     none: FP16/BF16 weights."""
+    quantized_checkpoint: bool | None = None
+    """fp8 only: true when the checkpoint is already FP8 (its config.json declares
+    quantization_config, e.g. compressed-tensors or fp8): vLLM reads the method from it and no
+    --quantization is passed, since vLLM 0.33 refuses a --quantization that differs from the
+    checkpoint's (ModelConfig._verify_quantization). false: a 16-bit checkpoint that vLLM
+    quantizes to FP8 while loading (--quantization=fp8). Unset: inferred from an `-FP8` repository
+    name; otherwise it must be set. AWQ is always a quantized checkpoint."""
     kv_cache_dtype: Literal["auto", "fp8"] = "auto"
     """fp8 halves the KV cache per token (twice the context or concurrency), at a small accuracy cost."""
     dtype: Literal["auto", "float16", "bfloat16"] = "auto"
@@ -154,6 +162,30 @@ class VllmModel(ModelBase):
     @classmethod
     def _extra_args(cls, args: list[str]) -> list[str]:
         return _check_extra_args(args, VLLM_OWNED_FLAGS)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _checkpoint_quantization(cls, data: Any) -> Any:
+        """Resolve quantizedCheckpoint (the chart gets a decided value, never a guess)."""
+        if not isinstance(data, dict):
+            return data
+        quantization, declared = data.get("quantization", "none"), data.get("quantizedCheckpoint")
+        uri = str((data.get("source") or {}).get("uri", "")) if isinstance(data.get("source"), dict) else ""
+        if quantization == "awq":
+            resolved = True
+        elif quantization == "fp8":
+            resolved = declared if declared is not None else (True if re.search(r"(^|[-_/])fp8([-_]|$)", uri.lower()) else None)
+            if resolved is None:
+                raise ValueError(
+                    f"quantizedCheckpoint: quantization fp8 needs to know whether {uri or 'the source'} is already an FP8 "
+                    "checkpoint; set true (its config.json has quantization_config: vLLM reads it, no --quantization "
+                    "is passed) or false (16-bit weights quantized while loading: --quantization=fp8), got unset"
+                )
+        else:
+            if declared:
+                raise ValueError(f"quantizedCheckpoint: true needs quantization fp8 or awq (what the checkpoint holds), got quantization {quantization!r}")
+            resolved = False
+        return {**data, "quantizedCheckpoint": resolved}
 
     @model_validator(mode="after")
     def _canary_needs_knative(self) -> VllmModel:

@@ -81,7 +81,18 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
             name="llama-fp8",
             source={"uri": "hf://meta-llama/Llama-3.1-8B-Instruct"},
             quantization="fp8",
+            quantizedCheckpoint=False,  # BF16 weights quantized to FP8 while loading
             kvCacheDtype="fp8",
+            gpu={"count": 1, "product": "NVIDIA-L40S"},
+            maxModelLen=16384,
+        )
+    ],
+    "vllm-fp8-checkpoint": [
+        vllm_entry(
+            name="llama-fp8-ckpt",
+            source={"uri": "hf://RedHatAI/Meta-Llama-3.1-8B-Instruct-FP8"},  # compressed-tensors FP8
+            architecture="llama-3.1-8b",
+            quantization="fp8",
             gpu={"count": 1, "product": "NVIDIA-L40S"},
             maxModelLen=16384,
         )

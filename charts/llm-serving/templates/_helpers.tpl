@@ -147,7 +147,9 @@ Usage: include "llm-serving.vllm.args" (dict "root" $ "model" $m)
 - --gpu-memory-utilization={{ .gpuMemoryUtilization }}
 - --tensor-parallel-size={{ int .gpu.count }}
 - --dtype={{ .dtype }}
-{{- if ne .quantization "none" }}
+{{- /* A pre-quantized FP8 checkpoint declares its method (compressed-tensors, fp8) in config.json;
+vLLM reads it there and refuses a --quantization that differs (ModelConfig._verify_quantization). */}}
+{{- if or (eq .quantization "awq") (and (eq .quantization "fp8") (not .quantizedCheckpoint)) }}
 - --quantization={{ .quantization }}
 {{- end }}
 {{- if ne (.kvCacheDtype | default "auto") "auto" }}
