@@ -14,6 +14,9 @@ from infra.planner.report import table
 from infra.stack import ConfigError, load_pulumi_config
 
 
+MODEL_NAMESPACE_LABELS = {"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}
+
+
 def _planned_config() -> StackPlan:
     """Parse and size the stack; any problem stops the program before the first resource."""
     try:
@@ -32,7 +35,12 @@ def main() -> dict[str, pulumi.Output]:
             pulumi.log.warn(f"{model_plan.name}: {warning}")
 
     platform = Platform("platform", config.platform)
-    namespace = k8s.core.v1.Namespace("namespace", metadata=k8s.meta.v1.ObjectMetaArgs(name=config.namespace))
+    # Model pods meet the restricted Pod Security Standard (non-root, no privilege escalation, all
+    # capabilities dropped, seccomp RuntimeDefault): the API server enforces it for every pod here.
+    namespace = k8s.core.v1.Namespace(
+        "namespace",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=config.namespace, labels=MODEL_NAMESPACE_LABELS),
+    )
     depends_on: list[pulumi.Resource] = list(platform.ready)
     secrets = ((config.hf_token, STORAGE_SECRET_NAME, "HF_TOKEN", "hfToken"), (config.api_key, API_KEY_SECRET_NAME, "api-key", "apiKey"))
     for wanted, name, key, config_key in secrets:

@@ -1,0 +1,192 @@
+"""KServe in the loop: the real KServe v0.20 controller manager and its webhooks (built by
+tools/toolchain.sh, run by localcp.kserve on 127.0.0.1) reconcile every committed stack's models on
+the local control plane. Assertions are against the objects KServe actually created: predictor
+Deployments and Services, the pods kwok runs, Ready InferenceServices, the selectors of our
+ScaledObjects, PodMonitor, NetworkPolicy and PDB, no HPA for fixed-replica models, no drift after
+KServe's defaulting, and the restricted Pod Security Standard enforced by the API server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, STACK_FILES
+
+from infra.chart import render
+from infra.planner import plan_stack
+from infra.program import MODEL_NAMESPACE_LABELS
+from infra.stack import load_stack_file
+from localcp.kserve import KServeController
+from localcp.process import ProcessError
+from localcp.toolchain import ToolchainError
+
+pytestmark = pytest.mark.engine
+STACKS = [*STACK_FILES, REPO_ROOT / "tests" / "fixtures" / "stacks" / "Pulumi.e2e.yaml"]
+READY_TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def kserve(local_cluster, tmp_path_factory):
+    controller = KServeController(local_cluster, tmp_path_factory.mktemp("kserve"))
+    try:
+        controller.start()
+    except (ProcessError, ToolchainError, FileNotFoundError) as err:
+        controller.stop()
+        pytest.fail(f"KServe controller manager did not start: {err}")
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture(scope="module")
+def deployed(local_cluster, kserve) -> dict[str, tuple[str, list[dict]]]:
+    """Every stack's models applied once (server-side, as the provider does); stack -> (ns, objects)."""
+    out = {}
+    for stack in STACKS:
+        config = plan_stack(load_stack_file(stack)).config
+        objects = render(config.chart_values(), release=config.release_name, namespace=config.namespace)
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.namespace, "labels": MODEL_NAMESPACE_LABELS}}
+        local_cluster.apply([namespace], field_manager="llm-platform")
+        result = local_cluster.kubectl("apply", "--server-side", "--field-manager", "llm-platform", "-f", "-",
+                                       stdin=_yaml(objects), check=False)  # fmt: skip
+        assert result.returncode == 0, f"{stack.name}: KServe (or the API server) rejected a model:\n{result.stderr[-3000:]}"
+        out[stack.name] = (config.namespace, objects)
+    return out
+
+
+def _yaml(objects: list[dict]) -> str:
+    import yaml
+
+    return yaml.safe_dump_all(objects)
+
+
+def _isvcs(objects: list[dict]) -> list[dict]:
+    return [o for o in objects if o["kind"] == "InferenceService"]
+
+
+def _wait_ready(cluster, namespace: str, name: str) -> dict:
+    deadline, live = time.monotonic() + READY_TIMEOUT, None
+    while time.monotonic() < deadline:
+        live = cluster.get("inferenceservice", name, namespace)
+        conditions = {c["type"]: c for c in (live or {}).get("status", {}).get("conditions", [])}
+        if conditions.get("Ready", {}).get("status") == "True":
+            return live
+        time.sleep(2)
+    events = cluster.kubectl("get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}", check=False).stdout
+    raise AssertionError(f"InferenceService {namespace}/{name} not Ready within {READY_TIMEOUT}s: "
+                         f"{(live or {}).get('status')}\nevents:\n{events[-2000:]}")  # fmt: skip
+
+
+def _matches(selector: dict, labels: dict) -> bool:
+    """A LabelSelector (matchLabels + matchExpressions In/Exists) against labels."""
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        value, op = labels.get(expr["key"]), expr["operator"]
+        if (op == "In" and value not in expr["values"]) or (op == "Exists" and value is None) or (op == "NotIn" and value in expr["values"]):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=lambda p: p.name)
+def test_every_inferenceservice_becomes_ready(local_cluster, deployed, stack: Path) -> None:
+    namespace, objects = deployed[stack.name]
+    for isvc in _isvcs(objects):
+        _wait_ready(local_cluster, namespace, isvc["metadata"]["name"])
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=lambda p: p.name)
+def test_kserve_creates_predictors_that_kwok_runs_on_matching_gpu_nodes(local_cluster, deployed, stack: Path) -> None:
+    namespace, objects = deployed[stack.name]
+    for isvc in _isvcs(objects):
+        name = isvc["metadata"]["name"]
+        _wait_ready(local_cluster, namespace, name)
+        assert local_cluster.get("deployment", f"{name}-predictor", namespace), f"no Deployment {name}-predictor"
+        assert local_cluster.get("service", f"{name}-predictor", namespace), f"no Service {name}-predictor"
+        pods = local_cluster.list("pods", namespace, f"serving.kserve.io/inferenceservice={name}")
+        assert pods and all(p["status"]["phase"] == "Running" for p in pods), [p["status"].get("phase") for p in pods]
+        product = isvc["spec"]["predictor"].get("nodeSelector", {}).get("nvidia.com/gpu.product")
+        for pod in pods:
+            node = local_cluster.get("node", pod["spec"]["nodeName"])
+            assert product is None or node["metadata"]["labels"]["nvidia.com/gpu.product"] == product
+            # KServe's pod mutator injected the storage initializer for the model's storageUri.
+            assert "storage-initializer" in [c["name"] for c in pod["spec"].get("initContainers", [])]
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=lambda p: p.name)
+def test_our_selectors_match_what_kserve_created(local_cluster, deployed, stack: Path) -> None:
+    namespace, objects = deployed[stack.name]
+    for isvc in _isvcs(objects):
+        _wait_ready(local_cluster, namespace, isvc["metadata"]["name"])
+    pods = [p for p in local_cluster.list("pods", namespace) if "serving.kserve.io/inferenceservice" in p["metadata"]["labels"]]
+    for obj in objects:
+        kind = obj["kind"]
+        if kind == "ScaledObject":
+            target = obj["spec"]["scaleTargetRef"]["name"]
+            assert local_cluster.get("deployment", target, namespace), f"ScaledObject {obj['metadata']['name']} targets missing {target}"
+        elif kind in ("PodMonitor", "PodDisruptionBudget") or kind == "NetworkPolicy":
+            selector = obj["spec"]["podSelector"] if kind == "NetworkPolicy" else obj["spec"]["selector"]
+            matched = [p["metadata"]["name"] for p in pods if _matches(selector, p["metadata"]["labels"])]
+            if kind == "PodDisruptionBudget":
+                model = obj["metadata"]["labels"]["llm-serving/model"]
+                assert matched and all(m.startswith(f"{model}-predictor") for m in matched), (obj["metadata"]["name"], matched)
+            else:
+                assert sorted(matched) == sorted(p["metadata"]["name"] for p in pods), (kind, selector)
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=lambda p: p.name)
+def test_fixed_replica_models_get_no_hpa_from_kserve(local_cluster, deployed, stack: Path) -> None:
+    namespace, objects = deployed[stack.name]
+    fixed = [i["metadata"]["name"] for i in _isvcs(objects) if i["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "none"]
+    for name in fixed:
+        _wait_ready(local_cluster, namespace, name)
+    hpas = {h["metadata"]["name"] for h in local_cluster.list("hpa", namespace)}
+    assert not {f"{name}-predictor" for name in fixed} & hpas, hpas
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=lambda p: p.name)
+def test_second_apply_after_kserve_acted_shows_no_drift(local_cluster, deployed, stack: Path) -> None:
+    """KServe's defaulting webhook and controller have acted: re-applying the same render (server
+    side, as our field manager) must change nothing we own."""
+    namespace, objects = deployed[stack.name]
+    for isvc in _isvcs(objects):
+        _wait_ready(local_cluster, namespace, isvc["metadata"]["name"])
+    diff = local_cluster.kubectl("diff", "--server-side", "--field-manager", "llm-platform", "-f", "-", stdin=_yaml(objects), check=False)
+    assert diff.returncode == 0, f"drift after KServe acted:\n{diff.stdout[-4000:]}{diff.stderr[-1000:]}"
+
+
+@pytest.mark.parametrize("stack", STACKS, ids=lambda p: p.name)
+def test_restricted_pod_security_admits_every_model_pod(local_cluster, deployed, stack: Path) -> None:
+    namespace, objects = deployed[stack.name]
+    assert local_cluster.get("namespace", namespace)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    for isvc in _isvcs(objects):
+        _wait_ready(local_cluster, namespace, isvc["metadata"]["name"])
+    failed = local_cluster.kubectl("get", "events", "-n", namespace, "--field-selector", "reason=FailedCreate", "-o", "name").stdout.split()
+    assert failed == [], local_cluster.kubectl("get", "events", "-n", namespace, "--field-selector", "reason=FailedCreate").stdout
+    for deployment in local_cluster.list("deployments", namespace):
+        assert deployment["status"].get("readyReplicas", 0) == deployment["spec"]["replicas"], deployment["metadata"]["name"]
+
+
+def test_helm_test_pods_and_otel_collector_pass_restricted_pod_security(local_cluster, kserve) -> None:
+    """Pods the chart creates itself: `helm test` pods (created directly: the API server judges them
+    at create time) and the OTel collector Deployment (judged when its ReplicaSet creates pods)."""
+    from conftest import llamacpp_entry, vllm_entry
+
+    from infra.stack import parse
+
+    config = parse({"namespace": "llm-psa", "observability": {"tracing": {"enabled": True}}, "models": [vllm_entry(), llamacpp_entry()]})
+    objects = render(config.chart_values(), release=config.release_name, namespace=config.namespace, include_hooks=True)
+    assert any(o["kind"] == "Pod" for o in objects) and any("otel" in o["metadata"]["name"] for o in objects if o["kind"] == "Deployment")
+    local_cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "llm-psa", "labels": MODEL_NAMESPACE_LABELS}}])
+    for obj in objects:
+        obj["metadata"].get("annotations", {}).pop("helm.sh/hook", None)
+    result = local_cluster.kubectl("apply", "--server-side", "--field-manager", "llm-platform", "-f", "-", stdin=_yaml(objects), check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        deployments = local_cluster.list("deployments", "llm-psa")
+        if deployments and all(d["status"].get("readyReplicas", 0) == d["spec"]["replicas"] for d in deployments):
+            break
+        time.sleep(2)
+    failed = local_cluster.kubectl("get", "events", "-n", "llm-psa", "--field-selector", "reason=FailedCreate").stdout
+    assert "violates PodSecurity" not in failed and all(d["status"].get("readyReplicas", 0) == d["spec"]["replicas"] for d in deployments), failed
