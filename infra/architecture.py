@@ -25,6 +25,9 @@ class Architecture(Strict):
     num_parameters: int = Field(ge=1)
     """Total parameter count (for MoE models: all experts, as they all sit in GPU memory)."""
     max_position_embeddings: int = Field(ge=1)
+    rope_scaling_factor: float = Field(default=1.0, ge=1)
+    """RoPE scaling (YaRN, linear, dynamic) the checkpoint's config.json declares: the context vLLM
+    allows is max_position_embeddings x this (vLLM's _get_and_verify_max_len)."""
     tie_word_embeddings: bool = False
     attention: Literal["full", "mla", "hybrid"] = "full"
     """full: every layer caches K and V; mla: one compressed latent per token and layer;
@@ -46,6 +49,11 @@ class Architecture(Strict):
         if self.sliding_window_layers > self.num_layers:
             raise ValueError(f"slidingWindowLayers: at most numLayers ({self.num_layers}), got {self.sliding_window_layers}")
         return self
+
+    @property
+    def context_length(self) -> int:
+        """The longest --max-model-len vLLM accepts for this model without an override."""
+        return int(self.max_position_embeddings * self.rope_scaling_factor)
 
     @property
     def embedding_parameters(self) -> int:
@@ -84,6 +92,7 @@ def from_hf_config(path: Path) -> Architecture:
         intermediate_size=c["intermediate_size"],
         num_parameters=estimate_parameters(c, hidden, heads, kv_heads, head_dim),
         max_position_embeddings=c.get("max_position_embeddings", 0) or 1,
+        rope_scaling_factor=float((c.get("rope_scaling") or {}).get("factor") or 1.0),
         tie_word_embeddings=bool(c.get("tie_word_embeddings", False)),
         attention="mla" if mla else ("hybrid" if sliding_layers and c.get("sliding_window") else "full"),
         kv_lora_rank=c.get("kv_lora_rank") if mla else None,

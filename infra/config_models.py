@@ -200,6 +200,14 @@ class VllmModel(ModelBase):
 GGUF_TYPES = ("F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_0", "Q4_K_M", "Q4_0", "Q3_K_M", "Q2_K")
 
 
+def gguf_type_in(file_name: str) -> str | None:
+    """The GGUF type a file's name declares (`model.Q4_K_M.gguf`, `model-q8_0.gguf`), by the
+    convention llama.cpp's convert/quantize tools and Hugging Face uploads follow; None if absent."""
+    found = re.findall(r"(?<![A-Za-z0-9])(" + "|".join(sorted(GGUF_TYPES, key=len, reverse=True)) + r")(?![A-Za-z0-9])",
+                       file_name, flags=re.IGNORECASE)  # fmt: skip
+    return found[-1].upper() if found else None
+
+
 class LlamaCppModel(ModelBase):
     """A CPU Deployment running llama.cpp's llama-server on a GGUF file."""
 
@@ -208,7 +216,8 @@ class LlamaCppModel(ModelBase):
     gguf_file: str = Field(pattern=r"^[^/\s][^\s]*\.gguf$")
     """GGUF file inside the source (e.g. model-Q4_K_M.gguf)."""
     quantization: Literal[GGUF_TYPES] = "Q4_K_M"  # type: ignore[valid-type]
-    """GGUF quantization type of gguf_file, for capacity planning and labels."""
+    """GGUF quantization type of gguf_file, for capacity planning and labels. Taken from the file
+    name when it says (a contradiction is refused); when it does not, the plan warns."""
     resources: Resources = Field(default_factory=lambda: Resources(cpu="2", memory="4Gi"))
     """CPU limit also sets llama-server --threads."""
     max_num_seqs: int = Field(default=1, gt=0)
@@ -243,6 +252,15 @@ class LlamaCppModel(ModelBase):
                     f"quantization: awq is a vLLM format; llama.cpp takes a GGUF type "
                     f"({', '.join(GGUF_TYPES)}), got 'awq'"
                 )
+            named = gguf_type_in(str(data.get("ggufFile", "")))
+            declared = data.get("quantization")
+            if named and declared and str(declared).upper() != named:
+                raise ValueError(
+                    f"quantization: {declared!r} contradicts ggufFile {data['ggufFile']!r}, which is a {named} file by its "
+                    f"name; set quantization {named} (the capacity plan sizes the weights from it), got {declared!r}"
+                )
+            if named and not declared:
+                data = {**data, "quantization": named}
         return data
 
     @field_validator("extra_args")

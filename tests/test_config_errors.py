@@ -189,3 +189,46 @@ def test_unknown_gpu_product_names_the_closest_catalog_entries() -> None:
         "models[0].gpu.product: unknown gpu.product 'H100' (closest: NVIDIA-H100-80GB-HBM3, NVIDIA-H100-PCIe, "
         "NVIDIA-H100-NVL); for another GPU set gpu.memoryGib to the memory CUDA reports (nvidia-smi memory.total)"
     ]
+
+
+def test_max_model_len_beyond_the_model_context_is_refused_with_both_numbers() -> None:
+    from infra.planner import plan_stack
+
+    with pytest.raises(ConfigError) as err:
+        plan_stack(parse({"models": [vllm_entry(source={"uri": "hf://meta-llama/Llama-3.1-8B-Instruct"}, maxModelLen=200000,
+                                                gpu={"count": 1, "product": "NVIDIA-H100-80GB-HBM3"})]}))  # fmt: skip
+    [line] = err.value.lines
+    assert line.startswith("models[0].maxModelLen: 200000 tokens exceeds the model's context of 131072 tokens")
+    assert "RoPE scaling" in line
+
+
+def test_rope_scaling_extends_the_context_deliberately(tmp_path: Path) -> None:
+    import json
+
+    from infra.architecture import from_hf_config
+
+    config = {"architectures": ["Qwen3ForCausalLM"], "num_hidden_layers": 36, "hidden_size": 4096, "num_attention_heads": 32,
+              "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936, "intermediate_size": 12288,
+              "max_position_embeddings": 32768, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}  # fmt: skip
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert from_hf_config(tmp_path / "config.json").context_length == 131072
+
+
+def test_gguf_type_contradicting_the_file_name_is_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse({"models": [llamacpp_entry(ggufFile="tinyllama-1.1b-chat-v1.0.Q8_0.gguf", quantization="Q4_K_M")]})
+    assert err.value.lines == ["models[0].quantization: 'Q4_K_M' contradicts ggufFile 'tinyllama-1.1b-chat-v1.0.Q8_0.gguf', "
+                               "which is a Q8_0 file by its name; set quantization Q8_0 (the capacity plan sizes the weights "
+                               "from it), got 'Q4_K_M'"]  # fmt: skip
+
+
+def test_gguf_type_is_taken_from_the_file_name() -> None:
+    entry = {k: v for k, v in llamacpp_entry(ggufFile="model-q5_k_m.gguf").items() if k != "quantization"}
+    assert parse({"models": [entry]}).models[0].quantization == "Q5_K_M"
+
+
+def test_unnamed_gguf_type_is_planned_with_a_warning() -> None:
+    from infra.planner import plan_stack
+
+    plan = plan_stack(parse({"models": [llamacpp_entry(ggufFile="model.gguf", quantization="Q4_0")]}))
+    assert any("does not name its GGUF type" in w for w in plan.models[0].plan.warnings)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.config_models import gguf_type_in
 from infra.config import LlamaCppModel, PlannerSettings, Probes, StackConfig, VllmModel
 from infra.architecture import Architecture, from_hf_config
 from infra.planner.catalog import GIB, GPUS, closest_gpus, MIB, MODELS, REPOSITORIES, repository_of
@@ -94,8 +95,22 @@ def startup_threshold(weight_bytes: float, warmup: int, probes: Probes, settings
     return seconds, max(6, math.ceil(seconds / probes.period_seconds))
 
 
+def check_context(model: VllmModel, arch: Architecture, where: str) -> None:
+    """vLLM refuses to start when --max-model-len exceeds the model's context; say so before."""
+    if model.max_model_len > arch.context_length:
+        scaled = f" x RoPE scaling {arch.rope_scaling_factor:g}" if arch.rope_scaling_factor != 1 else ""
+        raise ConfigError([
+            f"{where}.maxModelLen: {model.max_model_len} tokens exceeds the model's context of {arch.context_length} tokens "
+            f"(max_position_embeddings {arch.max_position_embeddings}{scaled}); vLLM refuses to start with it. Lower "
+            "maxModelLen, or, if the model supports RoPE scaling (e.g. YaRN), extend it deliberately: give an "
+            "architecture (ropeScalingFactor) or hfConfig (rope_scaling.factor) with the factor you validated, got "
+            f"{model.max_model_len}"
+        ])  # fmt: skip
+
+
 def _plan_vllm_model(model: VllmModel, where: str, settings: PlannerSettings) -> tuple[ModelPlan, dict[str, Any]]:
     arch = architecture_of(model, where)
+    check_context(model, arch, where)
     gpu, memory = gpu_memory_gib(model, where)
     plan = plan_vllm(
         VllmInputs(
@@ -131,6 +146,9 @@ def _plan_llamacpp_model(model: LlamaCppModel, where: str, settings: PlannerSett
     )
     if not plan.fits:
         raise ConfigError([f"{where} ({model.name}): cannot start: {plan.reason}"])
+    if gguf_type_in(model.gguf_file) is None:
+        plan.warnings.append(f"ggufFile {model.gguf_file!r} does not name its GGUF type: weights planned as {model.quantization} "
+                             "(declared); check the file's type (gguf-dump) if the plan matters")  # fmt: skip
     seconds, threshold = startup_threshold(plan.weights_gib * GIB, settings.llamacpp_warmup_seconds, model.probes, settings)
     return ModelPlan(model.name, "llamacpp", "cpu", plan, seconds, threshold), {}
 
