@@ -13,6 +13,7 @@ from infra.config_base import Strict
 from infra.config_types import DNS1035, MODEL_NAME_MAX, Image, ModelSource, Resources, Toleration
 from infra.observability_config import AlertThresholds
 from infra.scaling_config import Autoscaling, Rollout
+from infra.server_flags import unknown_flag
 
 class Gpu(Strict):
     count: int = Field(ge=1, le=8)
@@ -101,11 +102,13 @@ LLAMACPP_OWNED_FLAGS = frozenset(
 )  # fmt: skip
 
 
-def _check_extra_args(args: list[str], owned: frozenset[str]) -> list[str]:
+def _check_extra_args(args: list[str], owned: frozenset[str], runtime: str) -> list[str]:
     for arg in args:
         flag = arg.split("=", 1)[0]
         if flag in owned:
             raise ValueError(f"{flag} is set by a typed field of this model; set that field instead, got {arg!r}")
+        if problem := unknown_flag(arg, runtime):
+            raise ValueError(problem)
     return args
 
 
@@ -161,7 +164,7 @@ class VllmModel(ModelBase):
     @field_validator("extra_args")
     @classmethod
     def _extra_args(cls, args: list[str]) -> list[str]:
-        return _check_extra_args(args, VLLM_OWNED_FLAGS)
+        return _check_extra_args(args, VLLM_OWNED_FLAGS, "vllm")
 
     @model_validator(mode="before")
     @classmethod
@@ -266,7 +269,7 @@ class LlamaCppModel(ModelBase):
     @field_validator("extra_args")
     @classmethod
     def _extra_args(cls, args: list[str]) -> list[str]:
-        return _check_extra_args(args, LLAMACPP_OWNED_FLAGS)
+        return _check_extra_args(args, LLAMACPP_OWNED_FLAGS, "llamacpp")
 
 
 Model = Annotated[Union[VllmModel, LlamaCppModel], Field(discriminator="runtime")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -142,8 +143,9 @@ class LocalCluster:
     def _api_ready(self) -> bool:
         pki = self.pki
         try:
-            response = httpx.get(f"{self.server}/readyz", verify=str(pki / "ca.crt"),
-                                 cert=(str(pki / "admin.crt"), str(pki / "admin.key")), timeout=2)  # fmt: skip
+            context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+            context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+            response = httpx.get(f"{self.server}/readyz", verify=context, timeout=2)
         except httpx.ConnectError as err:
             if "CERTIFICATE" in str(err).upper():
                 raise ClusterError(f"TLS to the local API server failed ({err}); remove {self.pki} to make new certificates") from None

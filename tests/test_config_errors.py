@@ -232,3 +232,21 @@ def test_unnamed_gguf_type_is_planned_with_a_warning() -> None:
 
     plan = plan_stack(parse({"models": [llamacpp_entry(ggufFile="model.gguf", quantization="Q4_0")]}))
     assert any("does not name its GGUF type" in w for w in plan.models[0].plan.warnings)
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    (vllm_entry(extraArgs=["--enable-log-request"]),
+     "models[0].extraArgs: --enable-log-request is not a flag of vLLM's serve parser at the pinned release (did you mean --enable-log-requests?), got '--enable-log-request'"),
+    (llamacpp_entry(extraArgs=["--flash-atn", "on"]),
+     "models[0].extraArgs: --flash-atn is not a flag of llama-server at the pinned release (did you mean --flash-attn?), got '--flash-atn'"),
+], ids=["vllm", "llamacpp"])  # fmt: skip
+def test_misspelt_extra_args_are_refused_with_the_closest_flag(entry: dict, expected: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse({"models": [entry]})
+    assert err.value.lines == [expected]
+
+
+def test_real_extra_args_pass() -> None:
+    config = parse({"models": [vllm_entry(extraArgs=["--enable-log-requests", "--max_logprobs=5"]),
+                               llamacpp_entry(name="b", extraArgs=["--flash-attn", "on"])]})  # fmt: skip
+    assert [m.extra_args for m in config.models] == [["--enable-log-requests", "--max_logprobs=5"], ["--flash-attn", "on"]]

@@ -124,3 +124,11 @@ def test_keep_mode_stops_servers_and_removes_files_on_signal(llama_bin: Path, si
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_server_flags_file_lists_the_real_llama_server_flags(llama_bin: Path) -> None:
+    from infra.server_flags import known_flags, llamacpp_flags
+
+    help_text = subprocess.run([str(llama_bin / "llama-server"), "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert "--ctx-size" in help_text
+    assert known_flags()["llamacpp"] == frozenset(llamacpp_flags(help_text)), "stale: run python -m infra.server_flags --write"

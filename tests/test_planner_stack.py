@@ -140,3 +140,10 @@ def test_plan_cli_stack_table_and_json() -> None:
     assert table.returncode == 0 and "llama31-8b-fp16" in table.stdout and "KV tokens" in table.stdout
     data = json.loads(_plan_cli("--stack", "prod", "--json").stdout)
     assert set(data) == {"llama31-8b-fp16", "llama31-8b-awq", "tinyllama"}
+
+
+@pytest.mark.parametrize("stack", STACK_FILES, ids=lambda p: p.name)
+def test_committed_stacks_plan_without_warnings(stack) -> None:
+    """The example stacks are what operators copy: none of them may need a planner warning."""
+    plans = plan_stack(load_stack_file(stack)).models
+    assert [w for p in plans for w in p.plan.warnings] == []

@@ -63,3 +63,19 @@ def test_parser_rejects_a_flag_that_needs_a_partner(render_models, vllm_parse) -
     runtime = objects_of(render_models(vllm_entry(extraArgs=["--enable-auto-tool-choice"])), "ServingRuntime")[0]
     [result] = vllm_parse([runtime["spec"]["containers"][0]["args"]])
     assert not result["ok"] and "--tool-call-parser" in result["error"]
+
+
+def test_server_flags_file_lists_the_pinned_vllm_parser_flags(vllm_python: str) -> None:
+    """infra/server_flags.json (what config validation checks extraArgs against) is current."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from conftest import REPO_ROOT
+
+    from infra.server_flags import known_flags
+
+    result = subprocess.run([vllm_python, str(REPO_ROOT / "tests" / "vllm_flags.py")], capture_output=True, text=True, timeout=600,
+                            env={"VLLM_TARGET_DEVICE": "cpu", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert known_flags()["vllm"] == frozenset(json.loads(result.stdout)), "stale: run python -m infra.server_flags --write"
