@@ -54,6 +54,9 @@ class KServe(Component):
     default_deployment_mode: Literal["Standard", "Knative"] = "Standard"
     ingress_class_name: str | None = None
     """IngressClass for external routes; unset keeps predictors cluster-internal."""
+    istio_virtual_hosts: bool = False
+    """Create Istio VirtualServices for InferenceServices (only with Istio as the mesh/ingress);
+    off, KServe skips them instead of warning VirtualServiceCRDNotFound on every reconcile."""
     ingress_namespace: str = Field(default="ingress-nginx", pattern=DNS1035)
     """Namespace of the ingress controller serving ingress_class_name (ingress-nginx's default). With
     an ingress class set, the models' NetworkPolicy admits it: KServe's Ingress would else route to

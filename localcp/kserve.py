@@ -21,9 +21,10 @@ from localcp.process import LocalProcess, free_port
 from localcp.toolchain import bin_dir, pin, shared_dir
 
 NAMESPACE = "kserve"
-# Values the platform layer passes to kserve-resources (infra/components/platform): Standard mode,
-# no Ingress (the models are reached through their Services).
-VALUES = {"kserve": {"controller": {"deploymentMode": "Standard", "gateway": {"disableIngressCreation": True}}}}
+# Values the platform layer passes to kserve-resources for a stack with default settings
+# (infra/components/platform/components.py KServe.chart_values; a test keeps the two equal).
+VALUES = {"kserve": {"controller": {"deploymentMode": "Standard",
+                                    "gateway": {"disableIngressCreation": True, "disableIstioVirtualHost": True}}}}  # fmt: skip
 # What the manager needs from the chart when it runs outside the cluster: its config, the default
 # storage container (storage-initializer injection) and the webhook registrations. The Deployment,
 # Services, RBAC and cert-manager objects are for in-cluster installs.

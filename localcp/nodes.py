@@ -22,11 +22,11 @@ class FakeNode:
     gpu_memory_mib: int = 0
 
 
-# A GKE-like pool: CPU nodes, 2x L4 (g2-standard-24) and 4x H100 80GB (a3-highgpu-4g) - enough for
-# every committed stack's models, including prod's two-replica H100 model.
+# A GKE-like pool: a CPU node, 4x L4 (g2-standard-48) and 4x H100 80GB (a3-highgpu-4g) - enough for
+# every committed and test stack's models at once, including prod's two-replica H100 model.
 NODES = (
     FakeNode("cpu-0", "n2-standard-32", "us-central1-a", cpu=32, memory_gib=128),
-    FakeNode("gpu-0", "g2-standard-24", "us-central1-a", cpu=24, memory_gib=96, gpus=2, gpu_product="NVIDIA-L4", gpu_memory_mib=23034),
+    FakeNode("gpu-0", "g2-standard-48", "us-central1-a", cpu=48, memory_gib=192, gpus=4, gpu_product="NVIDIA-L4", gpu_memory_mib=23034),
     FakeNode("gpu-1", "a3-highgpu-4g", "us-central1-b", cpu=104, memory_gib=936, gpus=4, gpu_product="NVIDIA-H100-80GB-HBM3",
              gpu_memory_mib=81559),
 )  # fmt: skip

@@ -72,7 +72,9 @@ def _wait_ready(cluster, namespace: str, name: str) -> dict:
         if conditions.get("Ready", {}).get("status") == "True":
             return live
         time.sleep(2)
-    events = cluster.kubectl("get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}", check=False).stdout
+    # The InferenceService's events and its pods' (FailedScheduling says which node constraint failed).
+    events = cluster.kubectl("get", "events", "-n", namespace, check=False).stdout
+    events = "\n".join(line for line in events.splitlines() if name in line or "LAST SEEN" in line)
     raise AssertionError(f"InferenceService {namespace}/{name} not Ready within {READY_TIMEOUT}s: "
                          f"{(live or {}).get('status')}\nevents:\n{events[-2000:]}")  # fmt: skip
 

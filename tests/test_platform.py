@@ -79,7 +79,8 @@ def test_kserve_uses_configured_deployment_mode() -> None:
     values = _charts(_platform({"kserve": {"ingressClassName": "nginx"}})[0])["kserve-kserve"]["values"]
     controller = values["kserve"]["controller"]
     assert controller["deploymentMode"] == "Standard"
-    assert controller["gateway"] == {"disableIngressCreation": False, "ingressGateway": {"className": "nginx"}}
+    assert controller["gateway"] == {"disableIngressCreation": False, "disableIstioVirtualHost": True,
+                                     "ingressGateway": {"className": "nginx"}}  # fmt: skip
 
 
 def test_knative_is_off_unless_asked_and_brings_knative_serving() -> None:
@@ -166,3 +167,14 @@ def test_components_appear_as_typed_parents_in_preview() -> None:
     for token in ("Platform", "Monitoring", "CertManager", "GpuOperator", "Knative", "KServe", "Keda"):
         assert f"llm-platform:platform:{token}" in types
     assert "llm-platform:serving:ModelServing" in types
+
+
+def test_local_kserve_runs_with_the_values_the_platform_layer_passes() -> None:
+    """localcp.kserve configures the real controller like the program would (default settings)."""
+    from infra.components.platform.components import KServe
+    from infra.platform_config import KServe as KServeSettings
+    from localcp.kserve import VALUES
+
+    component = KServe.__new__(KServe)
+    component.args = type("Args", (), {"settings": KServeSettings()})()
+    assert component.chart_values("kserve") == VALUES

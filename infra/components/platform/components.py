@@ -116,7 +116,8 @@ class KServe(PlatformComponent):
         if chart_name == "kserve-crd":
             return {}
         s: KServeSettings = self.args.settings  # type: ignore[assignment]
-        gateway: dict[str, Any] = {"disableIngressCreation": s.ingress_class_name is None}
+        gateway: dict[str, Any] = {"disableIngressCreation": s.ingress_class_name is None,
+                                   "disableIstioVirtualHost": not s.istio_virtual_hosts}  # fmt: skip
         if s.ingress_class_name:
             gateway["ingressGateway"] = {"className": s.ingress_class_name}
         return {"kserve": {"controller": {"deploymentMode": s.default_deployment_mode, "gateway": gateway}}}
