@@ -79,6 +79,13 @@ def _wait_ready(cluster, namespace: str, name: str) -> dict:
                          f"{(live or {}).get('status')}\nevents:\n{events[-2000:]}")  # fmt: skip
 
 
+def _workload(pod: dict) -> str:
+    """The model a live pod serves, from what created it: KServe's InferenceService label, or the
+    ReplicaSet (<deployment>-<hash>) of a llama.cpp Deployment."""
+    isvc = pod["metadata"]["labels"].get("serving.kserve.io/inferenceservice")
+    return isvc or pod["metadata"]["ownerReferences"][0]["name"].rsplit("-", 1)[0]
+
+
 def _matches(selector: dict, labels: dict) -> bool:
     """A LabelSelector (matchLabels + matchExpressions In/Exists) against labels."""
     if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
@@ -120,7 +127,9 @@ def test_our_selectors_match_what_kserve_created(local_cluster, deployed, stack:
     namespace, objects = deployed[stack.name]
     for isvc in _isvcs(objects):
         _wait_ready(local_cluster, namespace, isvc["metadata"]["name"])
-    pods = [p for p in local_cluster.list("pods", namespace) if "serving.kserve.io/inferenceservice" in p["metadata"]["labels"]]
+    # Every model pod that exists: KServe's predictors and the llama.cpp Deployments' pods.
+    pods = [p for p in local_cluster.list("pods", namespace) if p["metadata"]["labels"].get("app.kubernetes.io/component") != "otel-collector"]
+    assert any("serving.kserve.io/inferenceservice" in p["metadata"]["labels"] for p in pods) == bool(_isvcs(objects))
     for obj in objects:
         kind = obj["kind"]
         if kind == "ScaledObject":
@@ -131,7 +140,8 @@ def test_our_selectors_match_what_kserve_created(local_cluster, deployed, stack:
             matched = [p["metadata"]["name"] for p in pods if _matches(selector, p["metadata"]["labels"])]
             if kind == "PodDisruptionBudget":
                 model = obj["metadata"]["labels"]["llm-serving/model"]
-                assert matched and all(m.startswith(f"{model}-predictor") for m in matched), (obj["metadata"]["name"], matched)
+                owners = {p["metadata"]["name"]: _workload(p) for p in pods}
+                assert matched and {owners[m] for m in matched} == {model}, (obj["metadata"]["name"], matched)
             else:
                 assert sorted(matched) == sorted(p["metadata"]["name"] for p in pods), (kind, selector)
 
