@@ -13,6 +13,7 @@ import os
 import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -54,7 +55,7 @@ class LocalCluster:
         try:
             self._start_processes(timeout)
             self.apply_dir(self.crd_dir)
-            self.kubectl("wait", "--for", "condition=established", f"--timeout={int(timeout)}s", "crd", "--all")
+            self.wait_crds_established(timeout)
             self.apply([node_manifest(n) for n in NODES], field_manager="local-cluster")
             self.kubectl("wait", "--for", "condition=Ready", f"--timeout={int(timeout)}s", "node", "--all")
         except Exception as err:
@@ -172,6 +173,20 @@ class LocalCluster:
     def apply_dir(self, directory: Path, field_manager: str = "local-cluster") -> str:
         # Server-side: some CRDs are too large for client-side apply's last-applied annotation.
         return self.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", field_manager, "-f", str(directory)).stdout
+
+    def wait_crds_established(self, timeout: float, names: list[str] | None = None) -> None:
+        """Poll until every CRD (or the named ones) is Established. `kubectl wait` fails instead of
+        waiting on a CRD whose status has no conditions yet, right after it is created."""
+        deadline = time.monotonic() + timeout
+        while True:
+            crds = [c for c in self.list("crd") if names is None or c["metadata"]["name"] in names]
+            pending = [c["metadata"]["name"] for c in crds
+                       if not any(x["type"] == "Established" and x["status"] == "True" for x in c.get("status", {}).get("conditions") or [])]  # fmt: skip
+            if not pending and (names is None or len(crds) == len(names)):
+                return
+            if time.monotonic() > deadline:
+                raise ClusterError(f"CRDs not Established within {timeout:.0f}s: {', '.join(pending) or 'missing'}")
+            time.sleep(0.5)
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
         """One object as JSON, or None when the API server says NotFound."""

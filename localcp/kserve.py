@@ -60,7 +60,7 @@ class KServeController:
         authority, _ = serving_cert(self.state / "tmp" / "k8s-webhook-server" / "serving-certs", "kserve-webhook")
         kept = [o for o in chart_objects("kserve-resources", VALUES) if o["kind"] in KEPT_KINDS]
         self.cluster.apply(crds, field_manager="kserve-chart")
-        self.cluster.kubectl("wait", "--for", "condition=established", "--timeout=60s", *[f"crd/{c['metadata']['name']}" for c in crds])
+        self.cluster.wait_crds_established(60, [c["metadata"]["name"] for c in crds])
         self.cluster.kubectl("create", "namespace", NAMESPACE, check=False)
         self.cluster.apply(local_webhooks(kept, self.ports["webhook"], authority.pem_b64), field_manager="kserve-chart")
 

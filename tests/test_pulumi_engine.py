@@ -57,8 +57,10 @@ def workspace(local_cluster, pulumi_workspace) -> PulumiWorkspace:
 
 
 @pytest.fixture(scope="module")
-def expected() -> tuple[str, list[dict]]:
-    return rendered_objects(E2E_STACK)
+def expected(workspace: PulumiWorkspace) -> tuple[str, list[dict]]:
+    """The render of the stack as the engine sees it (secrets set: hfToken adds the storage
+    ServiceAccount, apiKey the key Secret reference)."""
+    return rendered_objects(workspace.stack_file(STACK))
 
 
 def test_preview_plans_every_rendered_object(workspace: PulumiWorkspace, expected) -> None:
@@ -88,15 +90,17 @@ def test_llamacpp_deployment_becomes_available(workspace: PulumiWorkspace, local
     local_cluster.kubectl("rollout", "status", "deployment/tinyllama", "-n", namespace, "--timeout=90s")
     outputs = workspace.outputs(STACK)
     assert outputs["namespace"] == namespace
-    assert outputs["models"]["tinyllama"]["baseUrl"] == f"http://tinyllama.{namespace}.svc.cluster.local:8080/v1"
+    # The output URL reaches the live Service (plain http on its port 80).
+    assert outputs["models"]["tinyllama"]["baseUrl"] == f"http://tinyllama.{namespace}.svc.cluster.local/v1"
+    assert [p["port"] for p in local_cluster.get("service", "tinyllama", namespace)["spec"]["ports"]] == [80]
     assert set(outputs["models"]) == {"qwen3-4b-fp16", "qwen3-8b-awq", "tinyllama"}
 
 
 def test_second_up_changes_nothing(workspace: PulumiWorkspace) -> None:
     result = workspace.up(STACK, "--expect-no-changes", check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    steps = chart_children(workspace.preview_json(STACK))
-    assert {s["op"] for s in steps.values()} == {"same"}
+    steps = chart_children(workspace.preview_json(STACK, "--show-sames"))
+    assert steps and {s["op"] for s in steps.values()} == {"same"}
 
 
 def test_config_change_shows_exactly_the_render_diff(workspace: PulumiWorkspace, expected) -> None:
@@ -116,6 +120,21 @@ def test_config_change_shows_exactly_the_render_diff(workspace: PulumiWorkspace,
         (ARTIFACTS / "preview-e2e-change.txt").write_text(workspace.preview(STACK, "--diff").stdout)
     finally:
         workspace.set_config(STACK, "llm-platform:models[2].maxNumSeqs", "2", path=True)
+
+
+def test_deployment_mode_switch_replaces_the_inferenceservice(workspace: PulumiWorkspace) -> None:
+    """knative <-> keda/none changes serving.kserve.io/deploymentMode, which KServe's webhook
+    refuses as an update: the engine must plan a delete-before-replace of that object instead."""
+    stack_text = workspace.stack_file(STACK).read_text()
+    workspace.set_config(STACK, "llm-platform:models[0].autoscaling.mode", "knative", path=True)
+    workspace.set_config(STACK, "llm-platform:platform.knative.preinstalled", "true", path=True)
+    try:
+        preview = workspace.preview_json(STACK)
+        ops = [s["op"] for s in preview["steps"] if s["urn"].endswith("InferenceService::models-chart:llm-e2e/qwen3-4b-fp16")]
+        assert "replace" in ops or "delete-replaced" in ops, ops
+        assert "update" not in ops
+    finally:
+        workspace.stack_file(STACK).write_text(stack_text)
 
 
 def test_secrets_never_appear_in_plaintext(workspace: PulumiWorkspace, local_cluster, expected) -> None:

@@ -23,6 +23,21 @@ class ModelServingArgs:
     release_name: str = "llm"
 
 
+ISVC_TYPE = "kubernetes:serving.kserve.io/v1beta1:InferenceService"
+DEPLOYMENT_MODE_PATH = 'metadata.annotations["serving.kserve.io/deploymentMode"]'
+
+
+def replace_on_deployment_mode_change(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """KServe's validating webhook refuses to change an InferenceService's deploymentMode
+    (v0.20 pkg/apis/serving/v1beta1/inference_service_validation.go validateDeploymentMode: "update
+    rejected: deploymentMode cannot be changed"), so switching autoscaling.mode between knative and
+    keda/none would fail `pulumi up`. Replace the object instead, deleting first (same name)."""
+    if args.type_ != ISVC_TYPE:
+        return None
+    extra = pulumi.ResourceOptions(replace_on_changes=[DEPLOYMENT_MODE_PATH], delete_before_replace=True)
+    return pulumi.ResourceTransformResult(props=args.props, opts=pulumi.ResourceOptions.merge(args.opts, extra))
+
+
 class ModelServing(pulumi.ComponentResource):
     endpoints: pulumi.Output[dict[str, dict[str, str]]]
     """Per model name: servedModelName, baseUrl (in-cluster OpenAI base URL), runtime."""
@@ -39,7 +54,7 @@ class ModelServing(pulumi.ComponentResource):
                 namespace=args.namespace,
                 values=chart_values_dict(args.values),
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, transforms=[replace_on_deployment_mode_change]),
         )
         namespace = pulumi.Output.from_input(args.namespace)
         self.endpoints = namespace.apply(
