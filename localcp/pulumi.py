@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from localcp.toolchain import REPO_ROOT
+from localcp.toolchain import REPO_ROOT, pin
 
 LINKED = ("infra", "charts", "policies")
 
@@ -59,6 +59,15 @@ class PulumiWorkspace:
             link = self.project / name
             if not link.is_symlink():
                 link.symlink_to(target)
+        self._install_provider()
+
+    def _install_provider(self) -> None:
+        """`pulumi plugin install resource kubernetes VERSION --file` from the toolchain: the
+        version the Python SDK asks for, so the engine never tries a download."""
+        version = pin("PULUMI_KUBERNETES_VERSION")
+        if not list((self.root / "home" / "plugins").glob(f"resource-kubernetes-v{version}*")):
+            self.run("plugin", "install", "resource", "kubernetes", version, "--file",
+                     str((self.bin_dir / "pulumi-resource-kubernetes").resolve()))  # fmt: skip
 
     @property
     def env(self) -> dict[str, str]:
@@ -70,6 +79,9 @@ class PulumiWorkspace:
             PULUMI_CONFIG_PASSPHRASE=self.passphrase,
             PULUMI_SKIP_UPDATE_CHECK="true",
             PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
+            # Plugins come from PULUMI_HOME (installed from the toolchain below) or sit next to the
+            # CLI (language hosts); a provider found on PATH would only earn a warning per resource.
+            PULUMI_IGNORE_AMBIENT_PLUGINS="true",
             PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK="true",
             PULUMI_SKIP_CONFIRMATIONS="true",
             KUBECONFIG=str(self.kubeconfig),
