@@ -48,8 +48,16 @@ def server_args(inputs: dict[str, Any]) -> list[str]:
     spec = inputs.get("spec") or {}
     containers = spec.get("containers") or (((spec.get("template") or {}).get("spec") or {}).get("containers")) or []
     model = (spec.get("predictor") or {}).get("model") or {}
-    args = [a for c in containers[:1] for a in (c.get("args") or [])] + list(model.get("args") or [])
-    return [str(a) for a in args]
+    args = [str(a) for c in containers[:1] for a in (c.get("args") or [])] + [str(a) for a in model.get("args") or []]
+    # `--flag value` pairs (llama-server style) read as one `--flag value` item, so a changed value
+    # shows next to its flag.
+    paired: list[str] = []
+    for arg in args:
+        if paired and paired[-1].startswith("-") and "=" not in paired[-1] and " " not in paired[-1] and not arg.startswith("-"):
+            paired[-1] = f"{paired[-1]} {arg}"
+        else:
+            paired.append(arg)
+    return paired
 
 
 def _change(step: dict) -> tuple[str, Change] | None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,22 +106,30 @@ def test_second_up_changes_nothing(workspace: PulumiWorkspace) -> None:
 
 
 def test_config_change_shows_exactly_the_render_diff(workspace: PulumiWorkspace, expected) -> None:
-    """Raise the llama.cpp model's maxNumSeqs: the engine must plan updates to exactly the objects
-    whose rendered manifest changes, and nothing else."""
+    """Raise the llama.cpp model's maxNumSeqs and lower the FP16 model's maxModelLen: the engine
+    must plan updates to exactly the objects whose rendered manifest changes, and nothing else.
+    The preview (text, JSON) and its reviewer report are kept under out/e2e/."""
     namespace, before = expected
-    changed_file = workspace.stack_file(STACK)
+    stack_text = workspace.stack_file(STACK).read_text()
     workspace.set_config(STACK, "llm-platform:models[2].maxNumSeqs", "3", path=True)
-    _, after = rendered_objects(changed_file)
+    workspace.set_config(STACK, "llm-platform:models[0].maxModelLen", "4096", path=True)
+    _, after = rendered_objects(workspace.stack_file(STACK))
     by_name = {(o["kind"], o["metadata"]["name"]): o for o in before}
     differing = {(o["kind"], o["metadata"]["name"]) for o in after if by_name.get((o["kind"], o["metadata"]["name"])) != o}
     try:
-        steps = chart_children(workspace.preview_json(STACK))
+        preview = workspace.preview_json(STACK)
+        steps = chart_children(preview)
         updated = {k for k, s in steps.items() if s["op"] != "same"}
         assert differing and updated == differing
         assert {steps[k]["op"] for k in updated} == {"update"}
+        (ARTIFACTS / "preview-e2e-change.json").write_text(json.dumps(preview, indent=1))
         (ARTIFACTS / "preview-e2e-change.txt").write_text(workspace.preview(STACK, "--diff").stdout)
+        report = subprocess.run([sys.executable, "-m", "infra", "preview-report", "--preview-json", str(ARTIFACTS / "preview-e2e-change.json"),
+                                 "--config-file", str(workspace.stack_file(STACK)), "--out", str(ARTIFACTS / "preview-e2e-change.md")],
+                                capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
+        assert report.returncode == 0, report.stderr
     finally:
-        workspace.set_config(STACK, "llm-platform:models[2].maxNumSeqs", "2", path=True)
+        workspace.stack_file(STACK).write_text(stack_text)
 
 
 def test_deployment_mode_switch_replaces_the_inferenceservice(workspace: PulumiWorkspace) -> None:
