@@ -71,10 +71,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
             return _no_models(_config_source(args))
         print(as_json(plans) if args.json else table(plans))
         return 0
-    from infra.planner.adhoc import plan_one
+    from infra.planner.adhoc import model_plan, plan_one
 
     result = plan_one(args)
-    print(json.dumps(result, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    elif result["fits"]:
+        print(table([model_plan(args, result)]))
+    else:
+        print(f"does not fit: {result['reason']}. {result['would_fit']}")
     return 0 if result["fits"] else 1
 
 

@@ -28,16 +28,23 @@ def test_committed_stacks_fit(stack: Path) -> None:
 
 def test_model_that_cannot_start_is_refused_with_numbers() -> None:
     with pytest.raises(ConfigError) as err:
-        _plan(vllm_entry(maxModelLen=131072))
+        _plan(vllm_entry(architecture="llama-3.1-8b", maxModelLen=131072))
     [line] = err.value.lines
-    assert line.startswith("models[0] (qwen-fp16): cannot start on 1 x NVIDIA-L4: one 131072-token request needs ")
-    assert "GiB of KV cache per GPU; 22.5 GiB x 0.9 = 20.24 GiB - weights 14.19" in line
-    assert "Fix: lower maxModelLen to <=" in line
+    assert line.startswith("models[0] (qwen-fp16): cannot start on 1 x NVIDIA-L4 (22.5 GiB each): one 131072-token request needs ")
+    assert "GiB of KV cache per GPU; 22.5 GiB x 0.9 = 20.24 GiB - weights 14.96 GiB - activations" in line
+    assert "Fix: lower maxModelLen to <=" in line and " tokens, raise gpuMemoryUtilization" in line
+
+
+def test_refusal_says_which_gpus_would_fit() -> None:
+    with pytest.raises(ConfigError) as err:
+        _plan(vllm_entry(architecture="llama-3.1-8b", maxModelLen=65536))
+    [line] = err.value.lines
+    assert line.endswith("It would fit on 2 x 22.5 GiB GPUs (tensor parallel 2) or on 1 x NVIDIA-A100-SXM4-40GB (40.0 GiB).")
 
 
 def test_every_failing_model_is_reported() -> None:
     with pytest.raises(ConfigError) as err:
-        _plan(vllm_entry(name="a", maxModelLen=131072), vllm_entry(name="b", maxModelLen=131072))
+        _plan(vllm_entry(name="a", architecture="llama-3.1-8b", maxModelLen=131072), vllm_entry(name="b", architecture="llama-3.1-8b", maxModelLen=131072))
     assert [line.split(" ")[0] for line in err.value.lines] == ["models[0]", "models[1]"]
 
 
@@ -47,7 +54,7 @@ def test_unknown_architecture_names_the_source() -> None:
 
 
 def test_unknown_gpu_asks_for_memory() -> None:
-    with pytest.raises(ConfigError, match=r"models\[0\]\.gpu: set product .* or memoryGib .*, got 'NVIDIA-X9'"):
+    with pytest.raises(ConfigError, match=r"models\[0\]\.gpu\.product: unknown gpu.product 'NVIDIA-X9' \(closest: .*\); for another GPU set gpu.memoryGib"):
         _plan(vllm_entry(gpu={"count": 1, "product": "NVIDIA-X9"}))
 
 
@@ -133,6 +140,20 @@ def test_plan_cli_ad_hoc_prints_the_documented_keys(tmp_path: Path) -> None:
 def test_plan_cli_ad_hoc_exits_1_when_it_does_not_fit() -> None:
     result = _plan_cli("--model", "llama-3.1-70b", "--gpu-memory-gib", "22.49", "--max-model-len", "8192", "--json")
     assert result.returncode == 1 and json.loads(result.stdout)["fits"] is False
+
+
+def test_plan_cli_ad_hoc_prints_a_table_like_the_stack_plan() -> None:
+    result = _plan_cli("--model", "llama-3.1-8b", "--gpu-product", "NVIDIA-L4", "--max-model-len", "8192")
+    assert result.returncode == 0, result.stderr
+    header, rule, row = result.stdout.splitlines()[:3]
+    assert header.split()[:4] == ["model", "runtime", "hardware", "weights/GPU"] and set(rule) <= {"-", " "}
+    assert row.split()[:5] == ["llama-3.1-8b", "vllm", "1x", "NVIDIA-L4", "14.96"]
+
+
+def test_plan_cli_ad_hoc_refusal_says_what_would_fit() -> None:
+    result = _plan_cli("--model", "llama-3.1-70b", "--gpu-product", "NVIDIA-L4", "--max-model-len", "8192")
+    assert result.returncode == 1
+    assert "weights 131.42 GiB" in result.stdout and "It would fit on 8 x 22.5 GiB GPUs (tensor parallel 8)" in result.stdout
 
 
 def test_plan_cli_stack_table_and_json() -> None:

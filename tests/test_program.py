@@ -55,7 +55,7 @@ def test_program_exports_capacity_plan_per_model() -> None:
 
 def test_program_refuses_model_that_cannot_start() -> None:
     with pytest.raises(Exception, match=r"models\[0\] \(qwen-fp16\): cannot start on 1 x NVIDIA-L4"):
-        run_program({"models": [vllm_entry(maxModelLen=131072)]})
+        run_program({"models": [vllm_entry(architecture="llama-3.1-8b", maxModelLen=131072)]})
 
 
 def test_program_turns_secret_token_into_storage_secret() -> None:

@@ -17,7 +17,7 @@ from infra.config import LlamaCppModel, PlannerSettings, Probes, StackConfig, Vl
 from infra.architecture import Architecture, from_hf_config
 from infra.planner.catalog import GIB, GPUS, closest_gpus, MIB, MODELS, REPOSITORIES, repository_of
 from infra.planner.llamacpp import LlamaCppPlan, plan_llamacpp
-from infra.planner.vllm import VllmInputs, VllmPlan, plan_vllm, weights_bytes_per_gpu
+from infra.planner.vllm import VllmInputs, VllmPlan, plan_vllm, weights_bytes_per_gpu, what_would_fit
 from infra.quantity import parse_quantity
 from infra.stack import REPO_ROOT, ConfigError
 
@@ -112,22 +112,22 @@ def _plan_vllm_model(model: VllmModel, where: str, settings: PlannerSettings) ->
     arch = architecture_of(model, where)
     check_context(model, arch, where)
     gpu, memory = gpu_memory_gib(model, where)
-    plan = plan_vllm(
-        VllmInputs(
-            arch=arch,
-            gpu_memory_gib=memory,
-            gpu_memory_utilization=model.gpu_memory_utilization,
-            max_model_len=model.max_model_len,
-            tensor_parallel_size=model.gpu.count,
-            kv_cache_dtype=model.kv_cache_dtype,
-            quantization=model.quantization,
-            max_num_seqs=model.max_num_seqs,
-            max_num_batched_tokens=model.max_num_batched_tokens,
-            enable_chunked_prefill=model.enable_chunked_prefill,
-        )
+    inputs = VllmInputs(
+        arch=arch,
+        gpu_memory_gib=memory,
+        gpu_memory_utilization=model.gpu_memory_utilization,
+        max_model_len=model.max_model_len,
+        tensor_parallel_size=model.gpu.count,
+        kv_cache_dtype=model.kv_cache_dtype,
+        quantization=model.quantization,
+        max_num_seqs=model.max_num_seqs,
+        max_num_batched_tokens=model.max_num_batched_tokens,
+        enable_chunked_prefill=model.enable_chunked_prefill,
     )
+    plan = plan_vllm(inputs)
     if not plan.fits:
-        raise ConfigError([f"{where} ({model.name}): cannot start on {model.gpu.count} x {gpu}: {plan.reason}"])
+        raise ConfigError([f"{where} ({model.name}): cannot start on {model.gpu.count} x {gpu} ({memory:.1f} GiB each): "
+                           f"{plan.reason}. {what_would_fit(inputs)}"])  # fmt: skip
     replica_weights = weights_bytes_per_gpu(arch, model.quantization, 1)
     seconds, threshold = startup_threshold(replica_weights, settings.vllm_warmup_seconds, model.probes, settings)
     update = {"max_num_seqs": plan.max_num_seqs} if model.max_num_seqs is None else {}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from infra.architecture import from_hf_config
-from infra.planner.catalog import GPUS, MODELS, closest_gpus
-from infra.planner.vllm import VllmInputs, plan_vllm
+from infra.config import PlannerSettings, Probes
+from infra.planner import ModelPlan
+from infra.planner.catalog import GIB, GPUS, MODELS, closest_gpus
+from infra.planner.vllm import VllmInputs, VllmPlan, plan_vllm, what_would_fit
 from infra.stack import ConfigError
 
 
@@ -39,18 +42,36 @@ def plan_one(args: argparse.Namespace) -> dict[str, Any]:
     ):
         if not ok:
             raise ConfigError([f"{flag}: out of range, got {value}"])
-    plan = plan_vllm(
-        VllmInputs(
-            arch=arch,
-            gpu_memory_gib=args.gpu_memory_gib,
-            gpu_memory_utilization=args.gpu_memory_utilization,
-            max_model_len=args.max_model_len,
-            tensor_parallel_size=args.tensor_parallel_size,
-            kv_cache_dtype=args.kv_cache_dtype,
-            quantization=args.quantization,
-            max_num_seqs=args.max_num_seqs,
-            max_num_batched_tokens=args.max_num_batched_tokens,
-            available_kv_gib=args.available_kv_gib,
-        )
+    inputs = VllmInputs(
+        arch=arch,
+        gpu_memory_gib=args.gpu_memory_gib,
+        gpu_memory_utilization=args.gpu_memory_utilization,
+        max_model_len=args.max_model_len,
+        tensor_parallel_size=args.tensor_parallel_size,
+        kv_cache_dtype=args.kv_cache_dtype,
+        quantization=args.quantization,
+        max_num_seqs=args.max_num_seqs,
+        max_num_batched_tokens=args.max_num_batched_tokens,
+        available_kv_gib=args.available_kv_gib,
     )
-    return plan.as_dict()
+    plan = plan_vllm(inputs)
+    result = plan.as_dict()
+    if not plan.fits:
+        result["would_fit"] = what_would_fit(inputs)
+    return result
+
+
+def model_plan(args: argparse.Namespace, result: dict[str, Any]) -> ModelPlan:
+    """The ad-hoc plan as a table row, with the stack tier's startup budget (default settings)."""
+    from infra.planner import startup_threshold
+
+    plan = plan_vllm_from_dict(result)
+    weights = plan.weights_gib * GIB * args.tensor_parallel_size
+    seconds, threshold = startup_threshold(weights, PlannerSettings().vllm_warmup_seconds, Probes(), PlannerSettings())
+    gpu = args.gpu_product or f"{args.gpu_memory_gib:g} GiB GPU"
+    return ModelPlan(args.model or Path(args.hf_config).parent.name or "model", "vllm", f"{args.tensor_parallel_size}x {gpu}", plan, seconds, threshold)
+
+
+def plan_vllm_from_dict(result: dict[str, Any]) -> VllmPlan:
+    fields = {f.name for f in dataclasses.fields(VllmPlan)}
+    return VllmPlan(**{k: v for k, v in result.items() if k in fields})

@@ -215,13 +215,35 @@ def _reason(
     else:
         budget = (
             f"{inputs.gpu_memory_gib:.1f} GiB x {inputs.gpu_memory_utilization} = {requested / GIB:.2f} GiB"
-            f" - weights {weights / GIB:.2f} - activations {activations / GIB:.2f}"
-            f" - overhead {overhead / GIB:.2f} = {available / GIB:.2f} GiB for KV cache per GPU"
+            f" - weights {weights / GIB:.2f} GiB - activations {activations / GIB:.2f} GiB"
+            f" - overhead {overhead / GIB:.2f} GiB = {available / GIB:.2f} GiB for KV cache per GPU"
         )
     max_len = int(max(0.0, available) // bytes_per_block) * BLOCK_SIZE
-    hint = f"lower maxModelLen to <= {max_len}" if max_len >= BLOCK_SIZE else "use a GPU with more memory"
+    hint = f"lower maxModelLen to <= {max_len} tokens" if max_len >= BLOCK_SIZE else "use a GPU with more memory"
     return (
         f"one {inputs.max_model_len}-token request needs {per_request / GIB:.2f} GiB of KV cache per GPU; "
         f"{budget}. Fix: {hint}, raise gpuMemoryUtilization, add GPUs (tensor parallel), "
         f"use a 4-bit AWQ checkpoint, or kvCacheDtype fp8"
     )
+
+
+def what_would_fit(inputs: VllmInputs) -> str:
+    """For a refused plan: the fewest GPUs of this kind (tensor parallel, dividing the KV heads) and
+    the smallest catalog GPU (one per replica) on which the same model and maxModelLen start."""
+    from dataclasses import replace
+
+    from infra.planner.catalog import GPUS
+
+    options = []
+    for tp in (2, 4, 8):
+        if tp > inputs.tensor_parallel_size and inputs.arch.num_attention_heads % tp == 0:
+            if plan_vllm(replace(inputs, tensor_parallel_size=tp, available_kv_gib=None)).fits:
+                options.append(f"{tp} x {inputs.gpu_memory_gib:.1f} GiB GPUs (tensor parallel {tp})")
+                break
+    for gpu in sorted(GPUS.values(), key=lambda g: g.memory_mib):
+        if gpu.memory_gib > inputs.gpu_memory_gib and plan_vllm(
+            replace(inputs, gpu_memory_gib=gpu.memory_gib, tensor_parallel_size=1, available_kv_gib=None)
+        ).fits:
+            options.append(f"1 x {gpu.product} ({gpu.memory_gib:.1f} GiB)")
+            break
+    return ("It would fit on " + " or on ".join(options) + ".") if options else "No catalog GPU holds it at this maxModelLen."
