@@ -76,7 +76,10 @@ class KServeController:
         return self
 
     def _ready(self) -> bool:
-        if httpx.get(f"http://127.0.0.1:{self.ports['probe']}/readyz", timeout=2).status_code != 200:
+        try:
+            if httpx.get(f"http://127.0.0.1:{self.ports['probe']}/readyz", timeout=2).status_code != 200:
+                return False
+        except httpx.HTTPError:
             return False
         context = ssl.create_default_context(cafile=str(self.state / "tmp" / "k8s-webhook-server" / "serving-certs" / "ca.crt"))
         with socket.create_connection(("127.0.0.1", self.ports["webhook"]), timeout=2) as sock:

@@ -22,7 +22,9 @@ from infra.stack import load_stack_file
 
 @pytest.fixture(scope="module")
 def kubectl(local_cluster):
-    run = local_cluster.kubectl
+    def run(*args: str, **kwargs):
+        return local_cluster.kubectl(*args, **kwargs)
+
     run.state = local_cluster.state  # type: ignore[attr-defined]
     return run
 
@@ -92,3 +94,18 @@ def test_stop_reports_what_it_stopped_and_leaves_no_process(tmp_path) -> None:
     assert sorted(cluster.stop()) == sorted(COMPONENTS)
     assert [pid for pid in pids if Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1][:3]] == []
     assert cluster.stop() == []
+
+
+def test_certificates_close_to_expiry_are_made_again(tmp_path, monkeypatch) -> None:
+    """A reused cluster directory must not fail TLS once its certificates expire."""
+    from localcp import certs
+
+    monkeypatch.setattr(certs, "DAYS", 1)  # valid for less than RENEW_BEFORE_SECONDS + a bit
+    first = certs.ca(tmp_path, "ca")
+    leaf = certs.signed(tmp_path, "leaf", first, "/CN=leaf", certs.LOCAL_SANS)
+    pem = leaf.cert.read_bytes()
+    assert not certs.valid(first.cert)  # expires within a day
+    monkeypatch.setattr(certs, "DAYS", 30)
+    again = certs.ca(tmp_path, "ca")
+    assert certs.valid(again.cert)
+    assert certs.signed(tmp_path, "leaf", again, "/CN=leaf", certs.LOCAL_SANS).cert.read_bytes() != pem

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO_ROOT
 
 from infra.chart import render
@@ -181,3 +182,21 @@ def _subset(want, got) -> bool:
         return isinstance(got, list) and len(want) == len(got) and all(_subset(w, g) for w, g in zip(want, got))
     return want == got or (isinstance(want, (int, float)) and str(want) == str(got))
 
+
+
+def test_bad_config_fails_preview_with_the_cli_message_and_creates_nothing(workspace: PulumiWorkspace, local_cluster, tmp_path) -> None:
+    config = yaml.safe_load(E2E_STACK.read_text())["config"]
+    config["llm-platform:models"][2]["maxNumSeq"] = 3  # misspelt key
+    config["llm-platform:namespace"] = "llm-bad"
+    (tmp_path / "Pulumi.bad.yaml").write_text(yaml.safe_dump({"config": config}))
+    cli = subprocess.run([sys.executable, "-m", "infra", "render", "--config-file", str(tmp_path / "Pulumi.bad.yaml"), "--out", str(tmp_path / "out")],
+                         capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
+    [cli_line] = [line.removeprefix("error: ") for line in cli.stderr.splitlines() if line.startswith("error: ")]
+    assert cli_line.startswith("models[2].maxNumSeq: unknown key (did you mean maxNumSeqs?)")
+    name = workspace.add_stack_config("bad", config)
+    for command in (workspace.preview, workspace.up):
+        result = command(name, check=False)
+        assert result.returncode != 0 and cli_line in result.stdout + result.stderr
+    assert local_cluster.get("namespace", "llm-bad") is None
+    resources = json.loads(workspace.export_state(name)).get("deployment", {}).get("resources") or []
+    assert [r["type"] for r in resources if r["type"] != "pulumi:pulumi:Stack"] == []
