@@ -52,7 +52,8 @@ def smoke_from_outputs(outputs: dict) -> int:
 
 def notes(stack: str, kubectl: Path, kubeconfig: Path, outputs: dict) -> str:
     namespace = outputs.get("namespace", "?")
-    env = f"PULUMI_HOME={WORKSPACE_DIR}/home PULUMI_BACKEND_URL=file://{WORKSPACE_DIR}/state PULUMI_CONFIG_PASSPHRASE=llm-platform-local"
+    env = (f"PULUMI_HOME={WORKSPACE_DIR}/home PULUMI_BACKEND_URL=file://{WORKSPACE_DIR}/state "
+           "PULUMI_CONFIG_PASSPHRASE=llm-platform-local PULUMI_IGNORE_AMBIENT_PLUGINS=true")
     return f"""
 == the `{stack}` stack is up on the local control plane
 Real:      kube-apiserver, etcd, controller-manager and scheduler (Kubernetes {pin('KUBERNETES_VERSION')}),
