@@ -1,0 +1,43 @@
+"""What a newcomer meets before and after the main job: the preflight names each missing
+prerequisite in one line, and the end of `make local` says what is real, what is simulated, which
+kubectl to use and how to stop and clean."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO_ROOT
+
+
+def test_doctor_names_a_missing_go_before_anything_is_built(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(Path(sys.base_prefix) / "bin" / "python3")  # the interpreter, not a shim
+    for tool in ("cmake", "c++", "openssl", "curl", "git", "df", "awk", "mkdir", "sort", "head", "dirname"):
+        found = subprocess.run(["bash", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    env = {**os.environ, "PATH": str(bin_dir)}
+    result = subprocess.run(["/bin/bash", str(REPO_ROOT / "tools" / "doctor.sh")], capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    [line] = [ln for ln in result.stderr.splitlines() if ln.startswith("MISSING")]
+    assert "go 1.25 or newer" in line
+
+
+def test_doctor_passes_on_this_machine() -> None:
+    result = subprocess.run(["bash", str(REPO_ROOT / "tools" / "doctor.sh")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert all(line.startswith("ok ") for line in result.stdout.splitlines())
+
+
+def test_main_job_notes_say_what_is_real_and_how_to_go_on() -> None:
+    from localcp.__main__ import notes
+
+    text = notes("local", Path("/cache/bin/kubectl"), Path("/repo/.cluster/kubeconfig"), {"namespace": "llm-local"})
+    assert "Simulated:" in text and "kwok" in text
+    assert "/cache/bin/kubectl --kubeconfig /repo/.cluster/kubeconfig get all -n llm-local" in text
+    assert "python -m smoke.local_server --keep" in text
+    assert "make cluster-down" in text and "make clean-local" in text
