@@ -200,3 +200,14 @@ def test_bad_config_fails_preview_with_the_cli_message_and_creates_nothing(works
     assert local_cluster.get("namespace", "llm-bad") is None
     resources = json.loads(workspace.export_state(name)).get("deployment", {}).get("resources") or []
     assert [r["type"] for r in resources if r["type"] != "pulumi:pulumi:Stack"] == []
+
+
+def test_local_stack_comes_up_unchanged_on_a_second_up_and_goes(workspace: PulumiWorkspace, local_cluster) -> None:
+    """The README's main stack, through the same engine: up, no changes on a second up, destroy."""
+    name = workspace.add_stack("local")
+    workspace.up(name)
+    namespace = workspace.outputs(name)["namespace"]
+    local_cluster.kubectl("rollout", "status", "deployment/tinyllama", "-n", namespace, "--timeout=90s")
+    assert workspace.up(name, "--expect-no-changes", check=False).returncode == 0
+    workspace.destroy(name)
+    assert local_cluster.get("deployment", "tinyllama", namespace) is None
