@@ -72,7 +72,11 @@ class KServeController:
                             "--metrics-addr", f"127.0.0.1:{self.ports['metrics']}",
                             "--health-probe-addr", f"127.0.0.1:{self.ports['probe']}",
                             "--webhook-port", str(self.ports["webhook"])], env=env)  # fmt: skip
-        self.process.wait_ready(self._ready, timeout)
+        try:
+            self.process.wait_ready(self._ready, timeout)
+        except BaseException:
+            self.stop()  # never leave a half-started manager behind
+            raise
         return self
 
     def _ready(self) -> bool:

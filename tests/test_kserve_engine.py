@@ -32,7 +32,6 @@ def kserve(local_cluster, tmp_path_factory):
     try:
         controller.start()
     except (ProcessError, ToolchainError, FileNotFoundError) as err:
-        controller.stop()
         pytest.fail(f"KServe controller manager did not start: {err}")
     yield controller
     controller.stop()
