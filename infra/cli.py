@@ -71,13 +71,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
             return _no_models(_config_source(args))
         print(as_json(plans) if args.json else table(plans))
         return 0
-    from infra.planner.adhoc import model_plan, plan_one
+    from infra.planner.adhoc import plan_one
 
-    result = plan_one(args)
+    result, row = plan_one(args)
     if args.json:
         print(json.dumps(result, indent=2))
     elif result["fits"]:
-        print(table([model_plan(args, result)]))
+        print(table([row]))
     else:
         print(f"does not fit: {result['reason']}. {result['would_fit']}")
     return 0 if result["fits"] else 1

@@ -171,10 +171,8 @@ def test_components_appear_as_typed_parents_in_preview() -> None:
 
 def test_local_kserve_runs_with_the_values_the_platform_layer_passes() -> None:
     """localcp.kserve configures the real controller like the program would (default settings)."""
-    from infra.components.platform.components import KServe
+    from infra.components.platform.components import kserve_controller_values
     from infra.platform_config import KServe as KServeSettings
     from localcp.kserve import VALUES
 
-    component = KServe.__new__(KServe)
-    component.args = type("Args", (), {"settings": KServeSettings()})()
-    assert component.chart_values("kserve") == VALUES
+    assert kserve_controller_values(KServeSettings()) == VALUES

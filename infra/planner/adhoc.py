@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,8 @@ from infra.planner.vllm import VllmInputs, VllmPlan, plan_vllm, what_would_fit
 from infra.stack import ConfigError
 
 
-def plan_one(args: argparse.Namespace) -> dict[str, Any]:
+def plan_one(args: argparse.Namespace) -> tuple[dict[str, Any], ModelPlan]:
+    """The plan as a dict (for --json) and as a table row."""
     if args.gpu_product is not None:
         if args.gpu_product not in GPUS:
             raise ConfigError([f"--gpu-product: unknown gpu.product {args.gpu_product!r} ({closest_gpus(args.gpu_product)}); "
@@ -58,20 +58,14 @@ def plan_one(args: argparse.Namespace) -> dict[str, Any]:
     result = plan.as_dict()
     if not plan.fits:
         result["would_fit"] = what_would_fit(inputs)
-    return result
+    return result, model_plan(args, plan)
 
 
-def model_plan(args: argparse.Namespace, result: dict[str, Any]) -> ModelPlan:
+def model_plan(args: argparse.Namespace, plan: VllmPlan) -> ModelPlan:
     """The ad-hoc plan as a table row, with the stack tier's startup budget (default settings)."""
     from infra.planner import startup_threshold
 
-    plan = plan_vllm_from_dict(result)
     weights = plan.weights_gib * GIB * args.tensor_parallel_size
     seconds, threshold = startup_threshold(weights, PlannerSettings().vllm_warmup_seconds, Probes(), PlannerSettings())
     gpu = args.gpu_product or f"{args.gpu_memory_gib:g} GiB GPU"
     return ModelPlan(args.model or Path(args.hf_config).parent.name or "model", "vllm", f"{args.tensor_parallel_size}x {gpu}", plan, seconds, threshold)
-
-
-def plan_vllm_from_dict(result: dict[str, Any]) -> VllmPlan:
-    fields = {f.name for f in dataclasses.fields(VllmPlan)}
-    return VllmPlan(**{k: v for k, v in result.items() if k in fields})

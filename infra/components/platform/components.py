@@ -106,6 +106,15 @@ class Knative(PlatformComponent):
         return [serving]
 
 
+def kserve_controller_values(s: KServeSettings) -> dict[str, Any]:
+    """kserve-resources values for the stack's KServe settings (also what localcp runs locally)."""
+    gateway: dict[str, Any] = {"disableIngressCreation": s.ingress_class_name is None,
+                               "disableIstioVirtualHost": not s.istio_virtual_hosts}  # fmt: skip
+    if s.ingress_class_name:
+        gateway["ingressGateway"] = {"className": s.ingress_class_name}
+    return {"kserve": {"controller": {"deploymentMode": s.default_deployment_mode, "gateway": gateway}}}
+
+
 class KServe(PlatformComponent):
     """KServe CRDs, then the controller, with the stack's default deployment mode."""
 
@@ -115,12 +124,7 @@ class KServe(PlatformComponent):
     def chart_values(self, chart_name: str) -> dict[str, Any]:
         if chart_name == "kserve-crd":
             return {}
-        s: KServeSettings = self.args.settings  # type: ignore[assignment]
-        gateway: dict[str, Any] = {"disableIngressCreation": s.ingress_class_name is None,
-                                   "disableIstioVirtualHost": not s.istio_virtual_hosts}  # fmt: skip
-        if s.ingress_class_name:
-            gateway["ingressGateway"] = {"className": s.ingress_class_name}
-        return {"kserve": {"controller": {"deploymentMode": s.default_deployment_mode, "gateway": gateway}}}
+        return kserve_controller_values(self.args.settings)  # type: ignore[arg-type]
 
     def registry_values(self, chart_name: str, registry: str) -> dict[str, Any]:
         if chart_name == "kserve-crd":
