@@ -201,3 +201,32 @@ def test_helm_test_pods_and_otel_collector_pass_restricted_pod_security(local_cl
         time.sleep(2)
     failed = local_cluster.kubectl("get", "events", "-n", "llm-psa", "--field-selector", "reason=FailedCreate").stdout
     assert "violates PodSecurity" not in failed and all(d["status"].get("readyReplicas", 0) == d["spec"]["replicas"] for d in deployments), failed
+
+
+def test_deployment_mode_change_is_refused_in_place_and_admitted_as_a_replacement(local_cluster, deployed) -> None:
+    """Why the program replaces an InferenceService whose deploymentMode changes (model_serving.py
+    replace_on_deployment_mode_change): KServe's webhook refuses the update, and admits the
+    delete-then-create the engine performs instead."""
+    import yaml
+
+    from infra.stack import parse
+
+    namespace, objects = deployed["Pulumi.dev.yaml"]
+    [isvc] = _isvcs(objects)
+    _wait_ready(local_cluster, namespace, isvc["metadata"]["name"])
+    # The same model in knative mode, as the chart renders it.
+    raw = yaml.safe_load((REPO_ROOT / "stacks" / "Pulumi.dev.yaml").read_text())["config"]
+    raw["llm-platform:models"][0]["autoscaling"] = {"mode": "knative"}
+    raw["llm-platform:platform"] = {**raw["llm-platform:platform"], "knative": {"preinstalled": True}}
+    config = plan_stack(parse({k.split(":", 1)[1]: v for k, v in raw.items()})).config
+    [knative] = _isvcs(render(config.chart_values(), release=config.release_name, namespace=config.namespace))
+    assert knative["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Knative"
+    update = local_cluster.kubectl("apply", "--server-side", "--field-manager", "llm-platform", "-f", "-", stdin=_yaml([knative]), check=False)
+    assert update.returncode != 0 and "deploymentMode cannot be changed" in update.stderr, update.stderr
+    local_cluster.kubectl("delete", "inferenceservice", isvc["metadata"]["name"], "-n", namespace, "--wait=true")
+    create = local_cluster.kubectl("apply", "--server-side", "--field-manager", "llm-platform", "-f", "-", stdin=_yaml([knative]), check=False)
+    try:
+        assert create.returncode == 0, create.stderr
+    finally:  # back to the render, for the other tests of this module
+        local_cluster.kubectl("delete", "inferenceservice", isvc["metadata"]["name"], "-n", namespace, "--wait=true", check=False)
+        local_cluster.apply([isvc], field_manager="llm-platform")
