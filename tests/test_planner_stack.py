@@ -168,3 +168,17 @@ def test_committed_stacks_plan_without_warnings(stack) -> None:
     """The example stacks are what operators copy: none of them may need a planner warning."""
     plans = plan_stack(load_stack_file(stack)).models
     assert [w for p in plans for w in p.plan.warnings] == []
+
+
+def test_production_example_pins_every_weight_source() -> None:
+    """README: pin what prod serves. A full commit for hf:// (a branch name can move), never a
+    llama-server hf:// download (which always takes the latest file)."""
+    stack = load_stack_file(REPO_ROOT / "stacks" / "Pulumi.prod.yaml")
+    assert stack.environment == "production" and stack.models
+    for model in stack.models:
+        uri, revision = model.source.uri, model.source.revision
+        if model.runtime == "vllm":
+            assert uri.startswith("hf://") and revision and len(revision) == 40, (model.name, uri, revision)
+            int(revision, 16)
+        else:
+            assert not uri.startswith("hf://"), (model.name, uri)
