@@ -42,7 +42,7 @@ llama-server: | doctor
 toolchain: | doctor
 	@bash tools/toolchain.sh >/dev/null
 
-# A local control plane with the upstream CRDs and kwok nodes (state in .cluster/).
+# A local control plane with the platform charts' CRDs and kwok nodes (state in .cluster/).
 .PHONY: cluster-up cluster-down clean-local
 cluster-up: $(VENV)/.installed
 	$(PY) -m localcp cluster start .cluster
@@ -65,7 +65,7 @@ smoke-local: setup
 bench-local: setup
 	$(PY) -m smoke.local_server --bench out/bench
 
-# Builds only what it uses: the venv, llama-server, and the kube + pulumi toolchain components.
+# Builds only what it uses: the venv, llama-server, and the kube, pulumi and helm toolchain components.
 local: $(VENV)/.installed llama-server
 	$(PY) -m localcp up --stack local
 

@@ -1,6 +1,7 @@
 """`python -m infra ...`: commands that need no cluster and no Pulumi engine.
 
   render  --stack NAME | --config-file PATH  --out DIR   manifests the Chart would apply
+  values  --stack NAME | --config-file PATH [--out FILE] chart values for `helm install -f` (Helm-only)
   plan    --stack NAME | --config-file PATH [--json]     capacity plan of every model
   plan    --hf-config PATH | --model KEY  --gpu-memory-gib G ...  ad-hoc plan of one vLLM model
   schema  --write | --check                               regenerate / verify chart values files
@@ -64,6 +65,24 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_values(args: argparse.Namespace) -> int:
+    """The values the program passes to charts/llm-serving (derived values filled in), for teams
+    that `helm install` the chart instead of running Pulumi."""
+    source = _config_source(args)
+    config = plan_stack(load_stack_file(source)).config
+    if not config.models:
+        return _no_models(source)
+    text = (f"# helm install {config.release_name} charts/llm-serving -n {config.namespace} -f <this file>\n"
+            f"# Written by `python -m infra values` from {source.name}; regenerate instead of editing.\n"
+            + yaml.safe_dump(chart.chart_values_dict(config.chart_values()), sort_keys=False))  # fmt: skip
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote values for {len(config.models)} models to {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     if args.stack or args.config_file:
         plans = plan_stack(load_stack_file(_config_source(args))).models
@@ -123,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, help="output directory (replaces only what an earlier render wrote)")
     render.add_argument("--force", action="store_true", help="write into a directory that holds other files (never removes them)")
     render.set_defaults(func=cmd_render)
+
+    values = sub.add_parser("values", help="chart values for `helm install -f` from a stack (Helm-only install)")
+    source = values.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="stack name: reads stacks/Pulumi.<stack>.yaml")
+    source.add_argument("--config-file", help="any Pulumi stack config file")
+    values.add_argument("--out", help="write the values here instead of stdout")
+    values.set_defaults(func=cmd_values)
 
     plan = sub.add_parser("plan", help="KV-cache capacity plan: per stack, or ad hoc for one vLLM model")
     source = plan.add_mutually_exclusive_group(required=True)

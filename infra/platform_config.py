@@ -17,8 +17,8 @@ class Component(Strict):
     preinstalled: bool = False
     """The cluster already runs it (installed another way): features that need it may be used."""
     namespace: str
-    repository: str | None = None
-    """Chart repository (https:// or oci://) replacing the pinned one, e.g. an internal mirror."""
+    repository: str | None = Field(default=None, pattern=r"^(https?|oci)://\S+$")
+    """Chart repository (http(s):// or oci://) replacing the pinned one, e.g. an internal mirror."""
     values: dict[str, Any] = Field(default_factory=dict)
     """Extra chart values, merged over ours (escape hatch; reviewed like code)."""
 
@@ -79,8 +79,15 @@ class PlatformSettings(Strict):
 
     enabled: bool = True
     """false: install no platform component (the cluster already provides everything)."""
-    image_registry: str | None = Field(default=None, examples=["registry.internal:5000"])
-    """Mirror registry for every platform image (air-gapped clusters)."""
+    image_registry: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._/-]+)?$", examples=["registry.internal:5000"])
+    """Mirror registry for every platform image (air-gapped clusters): every image of every
+    platform chart is pulled from here, under its upstream path (quay.io/jetstack/x -> MIRROR/jetstack/x)."""
+    chart_repository: str | None = Field(default=None, pattern=r"^(https?|oci)://\S+$", examples=["http://charts.internal:8080"])
+    """Helm repository (http/https index.yaml, or oci://) holding every pinned platform chart; a
+    component's own `repository` wins over it. Checked before anything is created."""
+    ready_timeout_seconds: int = Field(default=600, ge=60)
+    """How long `pulumi up` waits for each platform object to become ready (Deployments available,
+    Jobs complete) before failing with that object's name and status."""
     monitoring: Monitoring = Field(default_factory=Monitoring)
     cert_manager: CertManager = Field(default_factory=CertManager)
     gpu_operator: GpuOperator = Field(default_factory=GpuOperator)

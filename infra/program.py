@@ -7,6 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.model_serving import ModelServing, ModelServingArgs
+from infra.chart_sources import check_chart_sources
 from infra.components.platform import Platform
 from infra.config import API_KEY_SECRET_NAME, STORAGE_SECRET_NAME
 from infra.planner import StackPlan, plan_stack
@@ -20,7 +21,9 @@ MODEL_NAMESPACE_LABELS = {"pod-security.kubernetes.io/enforce": "restricted", "p
 def _planned_config() -> StackPlan:
     """Parse and size the stack; any problem stops the program before the first resource."""
     try:
-        return plan_stack(load_pulumi_config())
+        plan = plan_stack(load_pulumi_config())
+        check_chart_sources(plan.config.platform)
+        return plan
     except ConfigError as err:
         raise pulumi.RunError("invalid stack config:\n" + "\n".join(err.lines)) from None
 

@@ -53,19 +53,24 @@ class ChartPin:
     checked: str = "2026-11-23"
 
 
-# The platform layer. CRD-bearing charts match the upstream CRDs the tests validate against
-# (../shared/crds): KServe v0.20.0, KEDA v2.20.2, prometheus-operator v0.93.0 (kube-prometheus-stack
-# 88.0.0 moved to it, 91.0.0 to v0.94.0), GPU Operator v26.7.0, cert-manager v1.21.1.
+# The platform layer; ../shared/charts mirrors exactly these (its SOURCES.md names each upstream
+# commit). KServe v0.20.0, KEDA v2.20.2, prometheus-operator v0.93.1 (kube-prometheus-stack 88.5.3),
+# GPU Operator v26.7.0, cert-manager v1.21.1, Knative operator 1.23.0.
 PLATFORM_CHARTS: dict[str, ChartPin] = {
     "gpu-operator": ChartPin("gpu-operator", "v26.7.0", "https://helm.ngc.nvidia.com/nvidia"),
     "cert-manager": ChartPin("cert-manager", "v1.21.1", "https://charts.jetstack.io"),
-    "knative-operator": ChartPin("knative-operator", "v1.23.0", "https://knative.github.io/operator"),
+    # Written as the chart's own Chart.yaml has it (hack/generate-helm.sh: no leading v).
+    "knative-operator": ChartPin("knative-operator", "1.23.0", "https://knative.github.io/operator"),
     "kserve-crd": ChartPin("kserve-crd", KSERVE_VERSION, "oci://ghcr.io/kserve/charts"),
-    "kserve": ChartPin("kserve", KSERVE_VERSION, "oci://ghcr.io/kserve/charts"),
+    # The controller chart has been called kserve-resources since KServe v0.17.0 (kserve/kserve#5190);
+    # no chart named `kserve` exists at v0.20.0.
+    "kserve-resources": ChartPin("kserve-resources", KSERVE_VERSION, "oci://ghcr.io/kserve/charts"),
     "keda": ChartPin("keda", "2.20.2", "https://kedacore.github.io/charts"),
     "keda-add-ons-http": ChartPin("keda-add-ons-http", "0.11.0", "https://kedacore.github.io/charts"),
+    # 88.5.3: the newest release on the 88.x line that ships prometheus-operator v0.93 (CRDs the
+    # tests validate against); 90.2.0 was pinned before but could not be obtained to verify.
     "kube-prometheus-stack": ChartPin(
-        "kube-prometheus-stack", "90.2.0", "https://prometheus-community.github.io/helm-charts"
+        "kube-prometheus-stack", "88.5.3", "https://prometheus-community.github.io/helm-charts", "2026-11-27"
     ),
 }
 # Knative Serving release the operator installs (KnativeServing.spec.version).

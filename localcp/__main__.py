@@ -78,7 +78,7 @@ Stop and clean:
 
 def up(stack: str) -> int:
     try:
-        bins = bin_dir("kube", "pulumi")
+        bins = bin_dir("kube", "pulumi", "helm")  # helm: the platform charts' CRDs the cluster starts with
         cluster = LocalCluster(CLUSTER_DIR).start()
         workspace = PulumiWorkspace(WORKSPACE_DIR, bins, cluster.kubeconfig)
         workspace.add_stack(stack)

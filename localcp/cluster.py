@@ -22,9 +22,16 @@ import yaml
 from localcp import certs
 from localcp.nodes import NODES, node_manifest
 from localcp.process import LocalProcess, free_port
-from localcp.toolchain import bin_dir, shared_dir
+from localcp.toolchain import bin_dir
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# Service ClusterIPs, pod IPs and node IPs on loopback: kube-apiserver dials a webhook's or an
+# aggregated API's ClusterIP, and an address outside 127/8 would leave the machine (here a
+# transparent egress proxy answered for cert-manager-webhook.cert-manager.svc with its own
+# certificate). On loopback the call is refused locally unless the harness serves it.
+SERVICE_CIDR = "127.96.0.0/16"
+POD_CIDR = "127.244.0.1/24"
+NODE_IP = "127.244.0.1"
 
 
 class ClusterError(RuntimeError):
@@ -32,11 +39,15 @@ class ClusterError(RuntimeError):
 
 
 class LocalCluster:
-    def __init__(self, state: Path, crd_dir: Path | None = None):
+    def __init__(self, state: Path, crd_dir: Path | None = None, *, platform_crds: bool = True):
+        """platform_crds: apply the platform charts' CRDs at start (a cluster that already has the
+        platform). False for a bare cluster that the platform layer itself installs onto: CRDs have
+        one owner, so the cluster must not pre-apply what the platform's charts apply."""
         self.state = state.resolve()
         self.kubeconfig = self.state / "kubeconfig"
         self.pki = self.state / "pki"
-        self.crd_dir = crd_dir or Path(os.environ.get("LLM_PLATFORM_CRD_DIR", shared_dir() / "crds"))
+        self.platform_crds = platform_crds
+        self._crd_dir = crd_dir or (Path(os.environ["LLM_PLATFORM_CRD_DIR"]) if os.environ.get("LLM_PLATFORM_CRD_DIR") else None)
         self.bin_dir = bin_dir("kube")
         self.processes = {name: LocalProcess(name, self.state) for name in COMPONENTS}
 
@@ -49,13 +60,13 @@ class LocalCluster:
             print(f"cluster already up: KUBECONFIG={self.kubeconfig}", file=sys.stderr)
             return self
         self.stop()  # half-started leftovers of an earlier run
-        if not self.crd_dir.is_dir():
-            raise ClusterError(f"CRD directory {self.crd_dir} not found; set LLM_PLATFORM_CRD_DIR (CI lays ../shared beside the clone)")
+        crd_dir = self.crd_dir() if self.platform_crds else None
         self.state.mkdir(parents=True, exist_ok=True)
         try:
             self._start_processes(timeout)
-            self.apply_dir(self.crd_dir)
-            self.wait_crds_established(timeout)
+            if crd_dir:
+                self.apply_dir(crd_dir)
+                self.wait_crds_established(timeout)
             self.apply([node_manifest(n) for n in NODES], field_manager="local-cluster")
             self.kubectl("wait", "--for", "condition=Ready", f"--timeout={int(timeout)}s", "node", "--all")
         except Exception as err:
@@ -64,6 +75,16 @@ class LocalCluster:
             raise ClusterError(f"cluster start failed: {err}\n{tails}") from None
         print(f"cluster up: KUBECONFIG={self.kubeconfig}", file=sys.stderr)
         return self
+
+    def crd_dir(self) -> Path:
+        """The platform charts' CRDs (rendered from ../shared/charts), or $LLM_PLATFORM_CRD_DIR."""
+        if self._crd_dir is None:
+            from localcp.platform_crds import platform_crds_dir
+
+            self._crd_dir = platform_crds_dir()
+        if not self._crd_dir.is_dir():
+            raise ClusterError(f"CRD directory {self._crd_dir} not found (LLM_PLATFORM_CRD_DIR)")
+        return self._crd_dir
 
     def stop(self) -> list[str]:
         """Stop every component by PID (reverse start order); returns the names that were running."""
@@ -103,7 +124,7 @@ class LocalCluster:
             "--tls-cert-file", str(pki["apiserver"].cert), "--tls-private-key-file", str(pki["apiserver"].key),
             "--client-ca-file", str(pki["ca"].cert), "--service-account-issuer", "https://kubernetes.default.svc",
             "--service-account-key-file", str(self.pki / "sa.pub"), "--service-account-signing-key-file", str(self.pki / "sa.key"),
-            "--service-cluster-ip-range", "10.96.0.0/16", "--authorization-mode", "Node,RBAC", "--allow-privileged",
+            "--service-cluster-ip-range", SERVICE_CIDR, "--authorization-mode", "Node,RBAC", "--allow-privileged",
             # Aggregated APIs (KEDA's external metrics) authenticate the API server by this front proxy.
             "--requestheader-client-ca-file", str(pki["front-proxy-ca"].cert), "--requestheader-allowed-names", "front-proxy-client",
             "--requestheader-username-headers", "X-Remote-User", "--requestheader-group-headers", "X-Remote-Group",
@@ -121,10 +142,12 @@ class LocalCluster:
         ])  # fmt: skip
         self.processes["kube-scheduler"].start([str(b / "kube-scheduler"), "--kubeconfig", kc, "--leader-elect=false",
                                                 "--bind-address", "127.0.0.1", "--secure-port", str(free_port())])  # fmt: skip
-        stages = [a for f in sorted((b / "kwok-stages").glob("*.yaml")) for a in ("--config", str(f))]
+        # kwok's upstream stages, then ours (localcp/kwok_stages: e.g. `helm test` pods complete).
+        stage_files = sorted((b / "kwok-stages").glob("*.yaml")) + sorted((Path(__file__).parent / "kwok_stages").glob("*.yaml"))
+        stages = [a for f in stage_files for a in ("--config", str(f))]
         self.processes["kwok"].start([
             str(b / "kwok"), "--kubeconfig", kc, *stages, "--manage-all-nodes=false",
-            "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--cidr", "10.0.0.1/24", "--node-ip", "10.0.0.1",
+            "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--cidr", POD_CIDR, "--node-ip", NODE_IP,
             "--server-address", f"127.0.0.1:{free_port()}",
         ])  # fmt: skip
 

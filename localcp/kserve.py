@@ -19,10 +19,12 @@ from localcp.certs import serving_cert
 from localcp.cluster import LocalCluster
 from localcp.process import LocalProcess, free_port
 from localcp.toolchain import bin_dir, pin, shared_dir
+from localcp.webhooks import WebhookRoute
 
 NAMESPACE = "kserve"
+WEBHOOK_SERVICE = "kserve-webhook-server-service"  # kserve-resources files/kserve/resources.yaml
 # Values the platform layer passes to kserve-resources for a stack with default settings
-# (infra/components/platform/components.py KServe.chart_values; a test keeps the two equal).
+# (infra/platform_releases.py kserve_controller_values; a test keeps the two equal).
 VALUES = {"kserve": {"controller": {"deploymentMode": "Standard",
                                     "gateway": {"disableIngressCreation": True, "disableIstioVirtualHost": True}}}}  # fmt: skip
 # What the manager needs from the chart when it runs outside the cluster: its config, the default
@@ -49,15 +51,17 @@ def local_webhooks(objects: list[dict], port: int, ca_bundle: str) -> list[dict]
 
 
 class KServeController:
-    def __init__(self, cluster: LocalCluster, state: Path):
-        self.cluster, self.state = cluster, state.resolve()
+    def __init__(self, cluster: LocalCluster, state: Path, *, install: bool = True):
+        """install=False: the kserve-resources chart is already installed (platform layer on);
+        only the manager runs here, and route() gives a WebhookRouter what to rewrite."""
+        self.cluster, self.state, self.install_chart_objects = cluster, state.resolve(), install
         self.process = LocalProcess("kserve-manager", self.state)
         self.ports = {name: free_port() for name in ("webhook", "metrics", "probe")}
 
     def install(self) -> None:
         """CRDs, namespace, config and webhook registrations (server-side apply, idempotent)."""
         crds = chart_objects("kserve-crd", {})
-        authority, _ = serving_cert(self.state / "tmp" / "k8s-webhook-server" / "serving-certs", "kserve-webhook")
+        authority = self.authority
         kept = [o for o in chart_objects("kserve-resources", VALUES) if o["kind"] in KEPT_KINDS]
         self.cluster.apply(crds, field_manager="kserve-chart")
         self.cluster.wait_crds_established(60, [c["metadata"]["name"] for c in crds])
@@ -65,7 +69,10 @@ class KServeController:
         self.cluster.apply(local_webhooks(kept, self.ports["webhook"], authority.pem_b64), field_manager="kserve-chart")
 
     def start(self, timeout: float = 120) -> KServeController:
-        self.install()
+        # controller-runtime's webhook server reads tls.crt/tls.key from $TMPDIR/k8s-webhook-server/serving-certs.
+        self.authority, _ = serving_cert(self.state / "tmp" / "k8s-webhook-server" / "serving-certs", "kserve-webhook")
+        if self.install_chart_objects:
+            self.install()
         binary = bin_dir("kserve") / "kserve-manager"
         env = {**os.environ, "POD_NAMESPACE": NAMESPACE, "TMPDIR": str(self.state / "tmp")}
         self.process.start([str(binary), "--kubeconfig", str(self.cluster.kubeconfig),
@@ -89,6 +96,10 @@ class KServeController:
         with socket.create_connection(("127.0.0.1", self.ports["webhook"]), timeout=2) as sock:
             with context.wrap_socket(sock, server_hostname="127.0.0.1"):
                 return True
+
+    def route(self) -> WebhookRoute:
+        """The chart's webhooks (Service kserve-webhook-server-service) to this manager."""
+        return WebhookRoute(NAMESPACE, WEBHOOK_SERVICE, f"https://127.0.0.1:{self.ports['webhook']}", self.authority.pem_b64)
 
     def stop(self) -> None:
         self.process.stop()

@@ -17,7 +17,9 @@ from infra.chart import render
 from infra.config import StackConfig
 from infra.planner import plan_stack
 from infra.stack import load_stack_file, parse
+from localcp.chart_mirror import ChartMirror
 from localcp.cluster import ClusterError, LocalCluster
+from localcp.helm import Helm
 from localcp.pulumi import PulumiWorkspace
 from localcp.toolchain import ToolchainError, bin_dir
 
@@ -373,3 +375,22 @@ def pulumi_workspace(pulumi_bin: Path, tmp_path_factory: pytest.TempPathFactory)
         return PulumiWorkspace(tmp_path_factory.mktemp("pulumi"), pulumi_bin, cluster.kubeconfig, **options)
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def chart_mirror(tmp_path_factory: pytest.TempPathFactory):
+    """../shared/charts served as a Helm repository on 127.0.0.1 (the air-gapped user's mirror)."""
+    mirror = ChartMirror(tmp_path_factory.mktemp("chart-mirror")).start()
+    try:
+        yield mirror
+    finally:
+        mirror.stop()
+
+
+@pytest.fixture(scope="session")
+def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    """The toolchain's Helm CLI with its caches in a temporary directory."""
+    try:
+        return Helm(tmp_path_factory.mktemp("helm"))
+    except ToolchainError as err:
+        pytest.fail(str(err))

@@ -1,5 +1,6 @@
 """Validate rendered objects like an API server would: core kinds with kubernetes-validate (strict),
-custom resources against the openAPIV3Schema of the upstream CRDs in ../shared/crds."""
+custom resources against the openAPIV3Schema of the CRDs the platform charts install (rendered from
+../shared/charts by localcp.platform_crds), or of $LLM_PLATFORM_CRD_DIR."""
 
 from __future__ import annotations
 
@@ -14,8 +15,15 @@ from kubernetes_validate import utils as kv
 
 from infra.versions import KUBERNETES_VERSION
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CRD_DIR = Path(os.environ.get("LLM_PLATFORM_CRD_DIR", REPO_ROOT.parent / "shared" / "crds"))
+
+
+@cache
+def crd_dir() -> Path:
+    if os.environ.get("LLM_PLATFORM_CRD_DIR"):
+        return Path(os.environ["LLM_PLATFORM_CRD_DIR"])
+    from localcp.platform_crds import platform_crds_dir
+
+    return platform_crds_dir()
 
 
 def _strict(schema: Any) -> Any:
@@ -44,11 +52,9 @@ def _strict(schema: Any) -> Any:
 
 @cache
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> strict JSON schema, for every CRD file in CRD_DIR."""
-    if not CRD_DIR.is_dir():
-        raise FileNotFoundError(f"CRD directory {CRD_DIR} not found; set LLM_PLATFORM_CRD_DIR")
+    """(apiVersion, kind) -> strict JSON schema, for every CRD file in crd_dir()."""
     schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(CRD_DIR.glob("*.yaml")):
+    for path in sorted(crd_dir().glob("*.yaml")):
         for crd in yaml.safe_load_all(path.read_text()):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
@@ -74,5 +80,5 @@ def validate_object(obj: dict[str, Any]) -> None:
         return
     schema = crd_schemas().get((obj["apiVersion"], obj["kind"]))
     if schema is None:
-        raise LookupError(f"no CRD for {obj['apiVersion']} {obj['kind']} in {CRD_DIR}")
+        raise LookupError(f"no CRD for {obj['apiVersion']} {obj['kind']} in {crd_dir()}")
     jsonschema.validate(obj, schema, cls=jsonschema.Draft7Validator)

@@ -1,5 +1,7 @@
-"""Platform layer under Pulumi mocks: each component's chart, version, repository, namespace and key
-values; install order; toggles; air-gap overrides; platform off leaves only the model layer."""
+"""Platform layer under Pulumi mocks: each component's chart, version, release, repository and
+namespace; values that follow from settings; install order; toggles; platform off leaves only the
+model layer. What the charts do with the values: tests/test_platform_render.py (real Helm) and
+tests/test_platform_engine.py (real Pulumi engine and API server)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import pytest
 from conftest import RecordingMocks, llamacpp_entry, run_program
 
 from infra.components.platform.base import PlatformComponent
+from infra.platform_config import PlatformSettings
+from infra.platform_releases import releases
 from infra.versions import PLATFORM_CHARTS
 
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -24,63 +28,50 @@ def _platform(platform: dict[str, Any]) -> tuple[RecordingMocks, dict]:
 
 
 @pytest.mark.parametrize(
-    ("resource", "pin", "namespace"),
+    ("resource", "pin", "release", "namespace"),
     [
-        ("monitoring-kube-prometheus-stack", "kube-prometheus-stack", "monitoring"),
-        ("cert-manager-cert-manager", "cert-manager", "cert-manager"),
-        ("gpu-operator-gpu-operator", "gpu-operator", "gpu-operator"),
-        ("knative-knative-operator", "knative-operator", "knative-operator"),
-        ("kserve-kserve-crd", "kserve-crd", "kserve"),
-        ("kserve-kserve", "kserve", "kserve"),
-        ("keda-keda", "keda", "keda"),
-        ("keda-keda-add-ons-http", "keda-add-ons-http", "keda"),
+        ("monitoring-kube-prometheus-stack", "kube-prometheus-stack", "kube-prometheus-stack", "monitoring"),
+        ("cert-manager-cert-manager", "cert-manager", "cert-manager", "cert-manager"),
+        ("gpu-operator-gpu-operator", "gpu-operator", "gpu-operator", "gpu-operator"),
+        ("knative-knative-operator", "knative-operator", "knative-operator", "knative-operator"),
+        ("kserve-kserve-crd", "kserve-crd", "kserve-crd", "kserve"),
+        ("kserve-kserve-resources", "kserve-resources", "kserve", "kserve"),
+        ("keda-keda", "keda", "keda", "keda"),
+        ("keda-keda-add-ons-http", "keda-add-ons-http", "keda-add-ons-http", "keda"),
     ],
 )
-def test_component_chart_is_pinned(resource: str, pin: str, namespace: str) -> None:
+def test_component_chart_is_pinned(resource: str, pin: str, release: str, namespace: str) -> None:
     chart = _charts(_platform(ALL_ON)[0])[resource]
     expected = PLATFORM_CHARTS[pin]
-    assert chart["version"] == expected.version
-    assert chart["namespace"] == namespace
+    assert chart["version"] == expected.version and chart["namespace"] == namespace and chart["name"] == release
     if expected.repository.startswith("oci://"):
         assert chart["chart"] == f"{expected.repository}/{expected.chart}"
     else:
         assert chart["chart"] == expected.chart and chart["repositoryOpts"]["repo"] == expected.repository
 
 
-def test_gpu_operator_values_and_privileged_namespace() -> None:
-    mocks, _ = _platform({"gpuOperator": {"driverEnabled": False, "migStrategy": "mixed", "daemonsetTolerations": [{"key": "pool", "operator": "Exists"}]}})
-    values = _charts(mocks)["gpu-operator-gpu-operator"]["values"]
-    assert values["driver"] == {"enabled": False}
-    assert values["mig"] == {"strategy": "mixed"}
-    assert values["dcgmExporter"]["serviceMonitor"] == {"enabled": True}
-    assert values["daemonsets"]["tolerations"][1] == {"key": "pool", "operator": "Exists"}
+def test_chart_repository_serves_every_chart_and_a_component_repository_wins() -> None:
+    settings = PlatformSettings.model_validate({**ALL_ON, "chartRepository": "http://charts.internal:8080/",
+                                                "keda": {"httpAddon": True, "repository": "oci://registry.internal/charts"}})  # fmt: skip
+    by_chart = {r.pin_name: r for r in releases(settings)}
+    assert by_chart["kserve-resources"].chart_ref == ("kserve-resources", "http://charts.internal:8080")
+    assert by_chart["keda"].chart_ref == ("oci://registry.internal/charts/keda", None)
+
+
+def test_gpu_operator_keeps_its_taint_toleration_next_to_extra_ones() -> None:
+    mocks, _ = _platform({"gpuOperator": {"daemonsetTolerations": [{"key": "pool", "operator": "Exists"}]}})
+    tolerations = _charts(mocks)["gpu-operator-gpu-operator"]["values"]["daemonsets"]["tolerations"]
+    assert tolerations == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}, {"key": "pool", "operator": "Exists"}]
     namespace = mocks.named("kubernetes:core/v1:Namespace", "gpu-operator-namespace")
     assert namespace.inputs["metadata"]["labels"] == {"pod-security.kubernetes.io/enforce": "privileged"}
 
 
-def test_dcgm_service_monitor_needs_monitoring() -> None:
-    mocks, _ = _platform({"monitoring": {"install": False}})
-    assert _charts(mocks)["gpu-operator-gpu-operator"]["values"]["dcgmExporter"]["serviceMonitor"] == {"enabled": False}
-
-
-def test_monitoring_selects_objects_from_every_namespace() -> None:
-    values = _charts(_platform({})[0])["monitoring-kube-prometheus-stack"]["values"]
-    spec = values["prometheus"]["prometheusSpec"]
-    assert spec["podMonitorSelectorNilUsesHelmValues"] is False
-    assert spec["ruleSelectorNilUsesHelmValues"] is False
-    assert values["grafana"]["sidecar"]["dashboards"]["searchNamespace"] == "ALL"
-
-
-def test_cert_manager_installs_its_crds() -> None:
-    assert _charts(_platform({})[0])["cert-manager-cert-manager"]["values"] == {"crds": {"enabled": True}}
-
-
-def test_kserve_uses_configured_deployment_mode() -> None:
-    values = _charts(_platform({"kserve": {"ingressClassName": "nginx"}})[0])["kserve-kserve"]["values"]
-    controller = values["kserve"]["controller"]
-    assert controller["deploymentMode"] == "Standard"
-    assert controller["gateway"] == {"disableIngressCreation": False, "disableIstioVirtualHost": True,
-                                     "ingressGateway": {"className": "nginx"}}  # fmt: skip
+def test_service_monitors_only_when_monitoring_is_there() -> None:
+    off = {r.pin_name: r.values for r in releases(PlatformSettings.model_validate({"monitoring": {"install": False}}))}
+    on = {r.pin_name: r.values for r in releases(PlatformSettings.model_validate({"monitoring": {"install": False, "preinstalled": True}}))}
+    assert off["gpu-operator"]["dcgmExporter"]["serviceMonitor"] == {"enabled": False}
+    assert off["keda"]["prometheus"]["operator"]["serviceMonitor"] == {"enabled": False}
+    assert on["gpu-operator"]["dcgmExporter"]["serviceMonitor"] == {"enabled": True}
 
 
 def test_knative_is_off_unless_asked_and_brings_knative_serving() -> None:
@@ -102,15 +93,6 @@ def test_platform_off_renders_only_the_model_layer() -> None:
     assert list(_charts(mocks)) == ["models-chart"]
     assert [r.name for r in mocks.of_type("kubernetes:core/v1:Namespace")] == ["namespace"]
     assert exports["platform"] == [] and "tiny" in exports["models"]
-
-
-def test_air_gap_overrides_repository_and_registry() -> None:
-    mocks, _ = _platform({"imageRegistry": "mirror.internal:5000", "keda": {"repository": "oci://mirror.internal/charts"}})
-    charts = _charts(mocks)
-    assert charts["keda-keda"]["chart"] == "oci://mirror.internal/charts/keda"
-    assert charts["keda-keda"]["values"]["global"] == {"image": {"registry": "mirror.internal:5000"}}
-    assert charts["monitoring-kube-prometheus-stack"]["values"]["global"] == {"imageRegistry": "mirror.internal:5000"}
-    assert charts["gpu-operator-gpu-operator"]["values"]["driver"]["repository"] == "mirror.internal:5000/nvidia"
 
 
 def test_values_escape_hatch_merges_over_ours() -> None:
@@ -158,7 +140,7 @@ def test_models_wait_for_the_platform(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(model_serving.ModelServing, "__init__", recording)
     _platform({})
-    assert {"kserve-kserve", "keda-keda", "gpu-operator-gpu-operator"} <= set(seen)
+    assert {"kserve-kserve-resources", "keda-keda", "gpu-operator-gpu-operator"} <= set(seen)
 
 
 def test_components_appear_as_typed_parents_in_preview() -> None:
@@ -171,7 +153,7 @@ def test_components_appear_as_typed_parents_in_preview() -> None:
 
 def test_local_kserve_runs_with_the_values_the_platform_layer_passes() -> None:
     """localcp.kserve configures the real controller like the program would (default settings)."""
-    from infra.components.platform.components import kserve_controller_values
+    from infra.platform_releases import kserve_controller_values
     from infra.platform_config import KServe as KServeSettings
     from localcp.kserve import VALUES
 

@@ -10,6 +10,8 @@
 #            upstream stages in bin/kwok-stages)
 #   pulumi   pulumi CLI, pulumi-language-python (+ exec shim), pulumi-resource-kubernetes
 #   kserve   KServe controller manager (controllers + webhooks)
+#   helm     Helm CLI (render tier, Helm-only install path)
+#   certmanager  cert-manager's admission webhook (tools/go/cert-manager-webhook)
 # Components that are not cached yet are built in parallel (downloads overlap compiles).
 # Prints one bin directory on the last line: symlinks to every requested component's binaries.
 # Pins: tools/toolchain.pins.
@@ -20,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/toolchain.pins"
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 shared=${LLM_PLATFORM_SHARED:-$here/../../shared}
-all_components=(kube pulumi kserve)
+all_components=(kube pulumi kserve helm certmanager)
 components=("$@")
 ((${#components[@]})) || components=("${all_components[@]}")
 
@@ -29,11 +31,15 @@ declare -A outputs=(
   [kube]="kube-apiserver kube-controller-manager kube-scheduler kubectl etcd kwok"
   [pulumi]="pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-kubernetes"
   [kserve]="kserve-manager"
+  [helm]="helm"
+  [certmanager]="cert-manager-webhook"
 )
 declare -A pins=(
   [kube]="KUBERNETES_VERSION ETCD_VERSION KWOK_VERSION KUBERNETES_STAGING"
   [pulumi]="PULUMI_VERSION PULUMI_CLIPBOARD_REPLACE PULUMI_KUBERNETES_PROVIDER_MODULE PULUMI_KUBERNETES_VERSION"
   [kserve]="KSERVE_VERSION"
+  [helm]="HELM_VERSION"
+  [certmanager]="CERT_MANAGER_VERSION"
 )
 
 key_of() {  # key_of COMPONENT: hash of its pin values and of its build function's text
@@ -42,6 +48,7 @@ key_of() {  # key_of COMPONENT: hash of its pin values and of its build function
     for v in ${pins[$c]}; do echo "$v=${!v}"; done
     declare -f "build_$c"
     [[ $c != pulumi ]] || sha256sum "$shared/src/pulumi-language-python/main.go" | cut -c1-64
+    [[ $c != certmanager ]] || sha256sum "$here/go/cert-manager-webhook/main.go" | cut -c1-64
   } | sha256sum | cut -c1-12
 }
 dir_of() { echo "$cache/toolchain/$1-$(key_of "$1")"; }
@@ -169,6 +176,39 @@ build_kserve() {  # build_kserve OUT: cmd/manager (every controller and webhook 
     grep -q 'Host: "127.0.0.1"' main.go || { echo "cmd/manager/main.go: webhook.Options not found to patch" >&2; exit 1; }
     go mod tidy >/dev/null
     go build -trimpath -ldflags "-s -w" -o "$out/bin/kserve-manager" .
+  )
+}
+
+build_helm() {  # build_helm OUT: the Helm CLI (its go.mod has no replaces)
+  local out=$1 dir="$work/helm"
+  wrapper "$dir"
+  (
+    cd "$dir"
+    go get "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" >/dev/null
+    go build -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+      -o "$out/bin/helm" helm.sh/helm/v4/cmd/helm
+  )
+}
+
+build_certmanager() {  # build_certmanager OUT: cert-manager's webhook server, our main (tools/go)
+  local out=$1 dir="$work/certmanager/cmd/llm-platform-webhook" server
+  mkdir -p "$dir" && cp "$here/go/cert-manager-webhook/main.go" "$dir/"
+  (
+    cd "$dir"
+    # Under cert-manager's import path, so its internal/ packages are importable (the upstream
+    # cmd/webhook is a nested module the proxy does not serve).
+    go mod init github.com/cert-manager/cert-manager/cmd/llm-platform-webhook >/dev/null 2>&1
+    copy_replaces github.com/cert-manager/cert-manager "$CERT_MANAGER_VERSION"
+    go get "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" >/dev/null
+    go mod tidy >/dev/null
+    # pkg/webhook/server listens on every interface (webhook.Options without Host, healthz on
+    # ":port"); vendor it and bind 127.0.0.1 instead.
+    go mod vendor
+    server=vendor/github.com/cert-manager/cert-manager/pkg/webhook/server/server.go
+    sed -i -e 's/webhookOpts := webhook.Options{/webhookOpts := webhook.Options{Host: "127.0.0.1",/' \
+      -e 's/fmt.Sprintf(":%d", \*s.HealthzAddr)/fmt.Sprintf("127.0.0.1:%d", *s.HealthzAddr)/' "$server"
+    [[ $(grep -c '127.0.0.1' "$server") -ge 3 ]] || { echo "$server: listeners not found to patch" >&2; exit 1; }
+    go build -mod=vendor -trimpath -ldflags "-s -w" -o "$out/bin/cert-manager-webhook" .
   )
 }
 

@@ -9,6 +9,7 @@ import pulumi
 from infra.components.platform.base import PlatformComponent, PlatformComponentArgs
 from infra.components.platform.components import CertManager, GpuOperator, Keda, Knative, KServe, Monitoring
 from infra.platform_config import PlatformSettings
+from infra.platform_releases import component_releases
 
 
 class Platform(pulumi.ComponentResource):
@@ -19,7 +20,6 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, settings: PlatformSettings, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:platform:Platform", name, None, opts)
-        monitoring = settings.provides("monitoring")
         self.components: dict[str, PlatformComponent] = {}
 
         def add(cls: type[PlatformComponent], key: str, after: list[str]) -> None:
@@ -28,7 +28,7 @@ class Platform(pulumi.ComponentResource):
             depends_on = [r for dep in after if dep in self.components for r in self.components[dep].ready]
             self.components[key] = cls(
                 key.replace("_", "-"),
-                PlatformComponentArgs(getattr(settings, key), settings.image_registry, monitoring),
+                PlatformComponentArgs(getattr(settings, key), component_releases(settings, key), settings.ready_timeout_seconds),
                 pulumi.ResourceOptions(parent=self, depends_on=depends_on),
             )
 

@@ -1,48 +1,38 @@
-"""One upstream chart as a Pulumi helm.v4.Chart: pinned version, repository (or its air-gap
-override), our values deep-merged with the stack's `values` escape hatch."""
+"""One upstream chart release as a Pulumi helm.v4.Chart, and a component's namespace."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.platform_config import Component
-from infra.versions import PLATFORM_CHARTS
+from infra.platform_releases import Release
 
 
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+def bounded_wait(seconds: int) -> pulumi.ResourceTransform:
+    """Give every object of a chart a create/update timeout: the provider's await then fails after
+    `seconds` naming the object and what it waited for, instead of its 10-minute default."""
+    timeouts = pulumi.CustomTimeouts(create=f"{seconds}s", update=f"{seconds}s")
+
+    def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult:
+        return pulumi.ResourceTransformResult(args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(custom_timeouts=timeouts)))
+
+    return transform
 
 
-def upstream_chart(
-    resource_name: str,
-    pin_name: str,
-    component: Component,
-    namespace: pulumi.Input[str],
-    values: dict[str, Any],
-    opts: pulumi.ResourceOptions,
-) -> k8s.helm.v4.Chart:
-    pin = PLATFORM_CHARTS[pin_name]
-    repository = (component.repository or pin.repository).rstrip("/")
-    if repository.startswith("oci://"):
-        chart, repository_opts = f"{repository}/{pin.chart}", None
-    else:
-        chart, repository_opts = pin.chart, k8s.helm.v4.RepositoryOptsArgs(repo=repository)
+def upstream_chart(resource_name: str, release: Release, namespace: pulumi.Input[str], ready_timeout_seconds: int,
+                   opts: pulumi.ResourceOptions) -> k8s.helm.v4.Chart:  # fmt: skip
+    chart, repository = release.chart_ref
     return k8s.helm.v4.Chart(
         resource_name,
         k8s.helm.v4.ChartArgs(
+            name=release.name,
             chart=chart,
-            version=pin.version,
-            repository_opts=repository_opts,
+            version=release.pin.version,
+            repository_opts=k8s.helm.v4.RepositoryOptsArgs(repo=repository) if repository else None,
             namespace=namespace,
-            values=deep_merge(values, component.values),
+            values=release.values,
         ),
-        opts=opts,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[bounded_wait(ready_timeout_seconds)])),
     )
 
 

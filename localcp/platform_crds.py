@@ -1,0 +1,50 @@
+"""CRDs for a cluster that "already has the platform": taken from the pinned platform charts in the
+mirror (rendered by the real Helm with the values the program passes, `--include-crds`), not from a
+second copy, so what the model layer is checked against is what the platform layer installs.
+Cached by the mirror's index and the toolchain pins under ~/.cache/llm-platform/crds-<key>/."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from infra.platform_config import PlatformSettings
+from infra.platform_releases import releases
+from localcp.chart_mirror import chart_archive, charts_dir
+from localcp.helm import Helm
+
+# Every component on, so every CRD a stack can need is there (Knative operator, HTTP add-on too).
+ALL_COMPONENTS = {"knative": {"install": True}, "keda": {"httpAddon": True}}
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("LLM_PLATFORM_CACHE", Path.home() / ".cache" / "llm-platform"))
+
+
+def platform_crds_dir() -> Path:
+    """A directory with one YAML file per CRD of the platform charts (rendered once, then cached)."""
+    charts = charts_dir()
+    settings = PlatformSettings.model_validate(ALL_COMPONENTS)
+    chosen = releases(settings)
+    key = hashlib.sha256(
+        (charts / "index.yaml").read_bytes() + repr([(r.pin_name, r.pin.version, r.values) for r in chosen]).encode()
+    ).hexdigest()[:12]
+    out = cache_root() / f"crds-{key}"
+    if (out / ".complete").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as state:
+        helm = Helm(Path(state))
+        for release in chosen:
+            archive = chart_archive(release.pin.chart, release.pin.version, charts)
+            objects = helm.template(release.name, str(archive), version=release.pin.version,
+                                    namespace=release.namespace, values=release.values)  # fmt: skip
+            for obj in objects:
+                if obj.get("kind") == "CustomResourceDefinition":
+                    (out / f"{obj['metadata']['name']}.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))
+    (out / ".complete").write_text("")
+    return out
