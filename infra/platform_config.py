@@ -88,6 +88,10 @@ class PlatformSettings(Strict):
     ready_timeout_seconds: int = Field(default=600, ge=60)
     """How long `pulumi up` waits for each platform object to become ready (Deployments available,
     Jobs complete) before failing with that object's name and status."""
+    adopt_existing_crds: bool = False
+    """The cluster already has some of these CRDs, applied another way (kubectl, another Helm
+    release): take them over. The platform charts then own them (server-side apply with force,
+    Pulumi's `pulumi.com/patchForce`); without it `pulumi up` stops at the first field conflict."""
     monitoring: Monitoring = Field(default_factory=Monitoring)
     cert_manager: CertManager = Field(default_factory=CertManager)
     gpu_operator: GpuOperator = Field(default_factory=GpuOperator)

@@ -221,6 +221,15 @@ class LocalCluster:
             raise AssertionError(f"kubectl get {kind} {name} failed:\n{result.stderr[-2000:]}")
         return json.loads(result.stdout)
 
+    def field_managers(self, kind: str, name: str, namespace: str | None = None) -> dict[str, list[dict]]:
+        """Who owns which fields of an object (server-side apply managedFields), by manager."""
+        ns = ["-n", namespace] if namespace else []
+        obj = json.loads(self.kubectl("get", kind, name, *ns, "-o", "json", "--show-managed-fields").stdout)
+        owners: dict[str, list[dict]] = {}
+        for entry in obj["metadata"].get("managedFields", []):
+            owners.setdefault(entry["manager"], []).append(entry.get("fieldsV1", {}))
+        return owners
+
     def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[dict]:
         args = ["get", kind, "-o", "json"] + (["-n", namespace] if namespace else ["-A"]) + (["-l", selector] if selector else [])
         return json.loads(self.kubectl(*args).stdout)["items"]

@@ -28,7 +28,8 @@ class Platform(pulumi.ComponentResource):
             depends_on = [r for dep in after if dep in self.components for r in self.components[dep].ready]
             self.components[key] = cls(
                 key.replace("_", "-"),
-                PlatformComponentArgs(getattr(settings, key), component_releases(settings, key), settings.ready_timeout_seconds),
+                PlatformComponentArgs(getattr(settings, key), component_releases(settings, key), settings.ready_timeout_seconds,
+                                      settings.adopt_existing_crds),
                 pulumi.ResourceOptions(parent=self, depends_on=depends_on),
             )
 

@@ -19,6 +19,7 @@ class PlatformComponentArgs:
     releases: list[Release]
     """The component's charts in install order (CRD charts first), values decided."""
     ready_timeout_seconds: int = 600
+    adopt_existing_crds: bool = False
 
 
 class PlatformComponent(pulumi.ComponentResource):
@@ -34,7 +35,7 @@ class PlatformComponent(pulumi.ComponentResource):
         for release in args.releases:  # charts of one component install in order (CRDs first)
             chart = upstream_chart(
                 f"{name}-{release.pin_name}", release, self.namespace.metadata.name, args.ready_timeout_seconds,
-                pulumi.ResourceOptions(parent=self, depends_on=previous),
+                pulumi.ResourceOptions(parent=self, depends_on=previous), args.adopt_existing_crds,
             )  # fmt: skip
             self.charts.append(chart)
             previous = [chart]

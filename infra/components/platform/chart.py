@@ -19,8 +19,23 @@ def bounded_wait(seconds: int) -> pulumi.ResourceTransform:
     return transform
 
 
+CRD_TYPE = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+
+
+def adopt_crds(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
+    """Force server-side apply on the chart's CRDs, so CRDs another manager applied are taken over
+    (pulumi-kubernetes: the `pulumi.com/patchForce` annotation)."""
+    if args.type_ != CRD_TYPE:
+        return None
+    props = dict(args.props)
+    metadata = dict(props.get("metadata") or {})
+    metadata["annotations"] = {**(metadata.get("annotations") or {}), "pulumi.com/patchForce": "true"}
+    props["metadata"] = metadata
+    return pulumi.ResourceTransformResult(props, args.opts)
+
+
 def upstream_chart(resource_name: str, release: Release, namespace: pulumi.Input[str], ready_timeout_seconds: int,
-                   opts: pulumi.ResourceOptions) -> k8s.helm.v4.Chart:  # fmt: skip
+                   opts: pulumi.ResourceOptions, adopt_existing_crds: bool = False) -> k8s.helm.v4.Chart:  # fmt: skip
     chart, repository = release.chart_ref
     return k8s.helm.v4.Chart(
         resource_name,
@@ -32,7 +47,8 @@ def upstream_chart(resource_name: str, release: Release, namespace: pulumi.Input
             namespace=namespace,
             values=release.values,
         ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(transforms=[bounded_wait(ready_timeout_seconds)])),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            transforms=[bounded_wait(ready_timeout_seconds), *([adopt_crds] if adopt_existing_crds else [])])),
     )
 
 
