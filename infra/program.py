@@ -37,13 +37,13 @@ def main() -> dict[str, pulumi.Output]:
         for warning in model_plan.plan.warnings:
             pulumi.log.warn(f"{model_plan.name}: {warning}")
 
-    platform = Platform("platform", config.platform)
     # Model pods meet the restricted Pod Security Standard (non-root, no privilege escalation, all
     # capabilities dropped, seccomp RuntimeDefault): the API server enforces it for every pod here.
     namespace = k8s.core.v1.Namespace(
         "namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=config.namespace, labels=MODEL_NAMESPACE_LABELS),
     )
+    platform = Platform("platform", config.platform, outlive_keda=[namespace])
     depends_on: list[pulumi.Resource] = list(platform.ready)
     secrets = ((config.hf_token, STORAGE_SECRET_NAME, "HF_TOKEN", "hfToken"), (config.api_key, API_KEY_SECRET_NAME, "api-key", "apiKey"))
     for wanted, name, key, config_key in secrets:

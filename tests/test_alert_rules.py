@@ -34,10 +34,14 @@ CASES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
         {f"kube_pod_container_status_restarts_total{{{POD}}}": "0+1x40"},
         {f"kube_pod_container_status_restarts_total{{{POD}}}": "0x40"},
     ),
+    # Budget 60 s, alert at 48 s after the server container started. Quiet case: the pod was created
+    # 30 minutes ago (a long weight download), but its server started 20 s ago: not slow yet.
     "LLMColdStartSlow": (
         "vm",
-        {f"kube_pod_created{{{POD}}}": "0x40", f'kube_pod_status_ready{{{POD},condition="false"}}': "1x40"},
-        {f"kube_pod_created{{{POD}}}": "0x40", f'kube_pod_status_ready{{{POD},condition="false"}}': "0x40"},
+        {f'kube_pod_container_state_started{{{POD},container="kserve-container"}}': "0x40",
+         f'kube_pod_status_ready{{{POD},condition="false"}}': "1x40"},
+        {f"kube_pod_created{{{POD}}}": "0x40", f'kube_pod_container_state_started{{{POD},container="kserve-container"}}': "1780x40",
+         f'kube_pod_status_ready{{{POD},condition="false"}}': "1x40"},
     ),
     "LLMOutOfMemory": (
         "vm",

@@ -1,6 +1,6 @@
 """Chart tier on the real Helm v4 engine: every committed stack and the values matrix render,
 lint strict-clean, and every object validates (core kinds strictly, custom resources against the
-upstream CRDs in ../shared/crds)."""
+CRDs the platform charts install)."""
 
 from __future__ import annotations
 

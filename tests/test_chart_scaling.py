@@ -44,7 +44,14 @@ def test_keda_optional_kv_and_tpot_triggers(render_models) -> None:
     assert triggers["kv-cache-usage"]["metadata"]["query"].startswith("sum(vllm:kv_cache_usage_perc{")
     assert triggers["tpot-p95"]["metricType"] == "Value"
     assert "vllm:request_time_per_output_token_seconds_bucket" in triggers["tpot-p95"]["metadata"]["query"]
-    assert "fallback" not in scaled["spec"]  # KEDA refuses a fallback with Value triggers
+
+
+def test_keda_fallback_kept_with_a_value_trigger(render_models) -> None:
+    """KEDA v2.20.2 CheckFallbackValid needs one trigger that is not cpu/memory, whatever the
+    metricType; pkg/fallback handles Value triggers by ready replicas."""
+    scaled = _one(render_models(vllm_entry(autoscaling={**KEDA, "tpotP95Seconds": 0.1})), "ScaledObject")
+    assert _triggers(scaled)["tpot-p95"]["metricType"] == "Value"
+    assert scaled["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 1}
 
 
 def test_keda_scales_up_one_pod_at_a_time_and_down_slowly(render_models) -> None:

@@ -1,6 +1,6 @@
 """API-server tier: a real local control plane (kube-apiserver, etcd, controller-manager, scheduler,
 kwok; built from the Go module proxy by tools/toolchain.sh, run by localcp.cluster) with
-the upstream CRDs applied. Every committed stack's rendered objects are server-side applied, so the
+the platform charts' CRDs applied. Every committed stack's rendered objects are server-side applied, so the
 API server's own validation (structural schemas, CEL rules, defaulting) accepts them; the local
 stack's llama.cpp Deployment becomes available on a kwok node; deleting leaves nothing behind."""
 

@@ -115,3 +115,26 @@ def test_tracing_deploys_collector_and_points_vllm_at_it() -> None:
     config = next(c for c in objects_of(objects, "ConfigMap") if c["metadata"]["name"] == "llm-otel-collector")
     assert "endpoint: tempo:4317" in config["data"]["config.yaml"]
     assert collector["spec"]["template"]["spec"]["containers"][0]["image"].startswith("otel/opentelemetry-collector-contrib:")
+
+
+def _llamacpp_pod_regex(render_models) -> str:
+    [rule] = objects_of(render_models(llamacpp_entry(name="tiny")), "PrometheusRule")
+    exprs = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == "LLMModelLoadFailing"]
+    return re.search(r'pod=~"([^"]+)"', exprs[0]).group(1)
+
+
+def test_llamacpp_alert_pods_exclude_the_helm_test_pod(render_models) -> None:
+    """PromQL regexes are fully anchored (RE2), like re.fullmatch."""
+    regex = _llamacpp_pod_regex(render_models)
+    assert re.fullmatch(regex, "tiny-7c9f8b6d4-x2x7k")  # <deployment>-<pod-template-hash>-<suffix>
+    assert not re.fullmatch(regex, "tiny-test-models")
+
+
+def test_dashboard_namespace_variable_works_for_a_llamacpp_only_namespace(render_models) -> None:
+    [dashboard] = [c for c in objects_of(render_models(llamacpp_entry()), "ConfigMap") if c["metadata"]["name"].endswith("dashboard")]
+    board = json.loads(dashboard["data"]["llm-serving.json"])
+    [namespace] = [v for v in board["templating"]["list"] if v["name"] == "namespace"]
+    # Any series carrying the PodMonitor's model label, not one runtime's metric.
+    assert namespace["query"] == 'label_values({llm_serving_model!=""}, namespace)'
+    exprs = " ".join(t["expr"] for p in board["panels"] for t in p.get("targets", []))
+    assert "llamacpp:requests_deferred" in exprs and "llamacpp:tokens_predicted_total" in exprs

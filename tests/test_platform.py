@@ -128,6 +128,13 @@ def test_install_order(dependencies: dict[str, list[str]]) -> None:
     }  # fmt: skip
 
 
+def test_keda_is_installed_last_so_destroy_removes_it_first(dependencies: dict[str, list[str]]) -> None:
+    """Its external-metrics APIService goes unavailable with it; namespaces deleted while it still
+    exists never finish (NamespaceDeletionDiscoveryFailure), as seen on the engine tier."""
+    _platform(ALL_ON)
+    assert {"kserve-kserve-resources", "gpu-operator-gpu-operator", "cert-manager-cert-manager", "namespace"} <= set(dependencies["keda"])
+
+
 def test_models_wait_for_the_platform(monkeypatch: pytest.MonkeyPatch) -> None:
     from infra.components import model_serving
 

@@ -12,6 +12,7 @@ import json
 
 import pytest
 import yaml
+from conftest import REPO_ROOT
 
 from localcp.cert_manager import CertManagerWebhook
 from localcp.cluster import LocalCluster
@@ -20,6 +21,7 @@ from localcp.pulumi import PulumiWorkspace
 from localcp.webhooks import WebhookRouter
 
 pytestmark = pytest.mark.engine
+ARTIFACTS = REPO_ROOT / "out" / "e2e"
 STACK = "platform"
 NAMESPACE = "llm-platform-e2e"
 PLATFORM_NAMESPACES = {"monitoring", "cert-manager", "gpu-operator", "kserve", "keda"}
@@ -61,6 +63,20 @@ def workspace(cluster: LocalCluster, router: WebhookRouter, chart_mirror, pulumi
     return ws
 
 
+@pytest.fixture(scope="module")
+def kserve(cluster: LocalCluster, router: WebhookRouter, tmp_path_factory: pytest.TempPathFactory):
+    """The KServe controller manager against the chart-installed KServe (started once the first run
+    installed it), its webhooks routed to it. Kept up through destroy, as in a cluster: deleting an
+    InferenceService waits for the controller to remove its finalizer."""
+    manager = KServeController(cluster, tmp_path_factory.mktemp("kserve"), install=False).start()
+    router.routes.append(manager.route())
+    router.route_once()
+    try:
+        yield manager
+    finally:
+        manager.stop()
+
+
 def _available(cluster: LocalCluster, kind: str, namespace: str) -> dict[str, bool]:
     def ok(obj: dict) -> bool:
         status = obj.get("status", {})
@@ -85,6 +101,8 @@ def test_preview_of_platform_and_models_on_a_bare_cluster(workspace: PulumiWorks
 
 def test_first_run_installs_the_platform_from_the_mirror(workspace: PulumiWorkspace, cluster: LocalCluster) -> None:
     result = workspace.up(STACK, check=False, timeout=1500)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "platform-up.txt").write_text(result.stdout)
     assert result.returncode == 0, result.stdout[-6000:]
     assert set(workspace.outputs(STACK)["platform"]) == {"monitoring", "cert_manager", "gpu_operator", "kserve", "keda"}
 
@@ -127,24 +145,18 @@ def test_platform_objects_wait_with_the_configured_timeout(workspace: PulumiWork
 
 
 def test_second_run_deploys_the_models_admitted_by_kserve(workspace: PulumiWorkspace, cluster: LocalCluster,
-                                                          router: WebhookRouter, tmp_path_factory) -> None:  # fmt: skip
+                                                          kserve: KServeController) -> None:  # fmt: skip
     """ADR 0001's second run: the KServe controller (installed by the first run) is up, its
     webhooks routed to the real manager; `deployModels` removed; the models follow."""
-    kserve = KServeController(cluster, tmp_path_factory.mktemp("kserve"), install=False).start()
-    router.routes.append(kserve.route())
-    try:
-        router.route_once()
-        workspace.run("config", "rm", "llm-platform:deployModels", stack=STACK)
-        result = workspace.up(STACK, check=False, timeout=1200)
-        assert result.returncode == 0, result.stdout[-6000:]
-        assert cluster.get("inferenceservice", "qwen3-4b", NAMESPACE) is not None
-        assert cluster.get("deployment", "qwen3-4b-predictor", NAMESPACE) is not None  # KServe reconciled it
-        assert cluster.get("deployment", "tiny", NAMESPACE) is not None
-    finally:
-        kserve.stop()
+    workspace.run("config", "rm", "llm-platform:deployModels", stack=STACK)
+    result = workspace.up(STACK, check=False, timeout=1200)
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert cluster.get("inferenceservice", "qwen3-4b", NAMESPACE) is not None
+    assert cluster.get("deployment", "qwen3-4b-predictor", NAMESPACE) is not None  # KServe reconciled it
+    assert cluster.get("deployment", "tiny", NAMESPACE) is not None
 
 
-def test_destroy_removes_platform_and_models(workspace: PulumiWorkspace, cluster: LocalCluster) -> None:
+def test_destroy_removes_platform_and_models(workspace: PulumiWorkspace, cluster: LocalCluster, kserve: KServeController) -> None:
     workspace.destroy(STACK, timeout=1200)
     namespaces = {n["metadata"]["name"] for n in cluster.list("namespace")}
     assert not (PLATFORM_NAMESPACES | {NAMESPACE}) & {n for n in namespaces if cluster.get("namespace", n)["status"]["phase"] == "Active"}

@@ -278,9 +278,20 @@ type: Recreate
 namespace="{{ .root.Release.Namespace }}",llm_serving_model="{{ .model.name }}"
 {{- end -}}
 
-{{/* Regex of a model's pod names (KServe: <name>-predictor-..., Deployment: <name>-<rs>-<id>). */}}
+{{/*
+Regex of a model's pod names. KServe: <name>-predictor-<rs>-<id>. A Deployment's pods:
+<name>-<pod-template-hash>-<5 random>, both from k8s.io/apimachinery util/rand's vowel-free alphabet
+(SafeEncodeString for the hash, String(5) for the name suffix), so the `helm test` pod
+<name>-test-models (kept when it fails) can never match.
+*/}}
 {{- define "llm-serving.podRegex" -}}
-{{- if eq .runtime "vllm" -}}{{ .name }}-predictor-.*{{- else -}}{{ .name }}-[a-z0-9]+-[a-z0-9]+{{- end -}}
+{{- $rand := "[bcdfghjklmnpqrstvwxz2456789]" -}}
+{{- if eq .runtime "vllm" -}}{{ .name }}-predictor-.*{{- else -}}{{ printf "%s-%s{1,10}-%s{5}" .name $rand $rand }}{{- end -}}
+{{- end -}}
+
+{{/* The serving container's name (KServe names the predictor's container kserve-container). */}}
+{{- define "llm-serving.containerName" -}}
+{{- if eq .runtime "vllm" -}}kserve-container{{- else -}}llama-server{{- end -}}
 {{- end -}}
 
 {{- define "llm-serving.resources" -}}
