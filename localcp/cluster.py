@@ -25,13 +25,15 @@ from localcp.process import LocalProcess, free_port
 from localcp.toolchain import bin_dir
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-# Service ClusterIPs, pod IPs and node IPs on loopback: kube-apiserver dials a webhook's or an
-# aggregated API's ClusterIP, and an address outside 127/8 would leave the machine (here a
-# transparent egress proxy answered for cert-manager-webhook.cert-manager.svc with its own
-# certificate). On loopback the call is refused locally unless the harness serves it.
+# Service ClusterIPs on loopback: kube-apiserver dials a webhook's or an aggregated API's ClusterIP
+# (no aggregator routing), and an address outside 127/8 would leave the machine (here a transparent
+# egress proxy answered for cert-manager-webhook.cert-manager.svc with its own certificate). On
+# loopback the call is refused locally unless the harness serves it. Pod and node IPs cannot be
+# loopback (EndpointSlice validation refuses 127/8: Services would never get endpoints, hostNetwork
+# pods such as node-exporter carry the node IP); nothing dials them here.
 SERVICE_CIDR = "127.96.0.0/16"
-POD_CIDR = "127.244.0.1/24"
-NODE_IP = "127.244.0.1"
+POD_CIDR = "10.244.0.1/16"
+NODE_IP = "10.245.0.1"
 
 
 class ClusterError(RuntimeError):

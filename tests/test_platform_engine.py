@@ -114,6 +114,16 @@ def test_platform_workloads_exist_and_are_available(cluster: LocalCluster, names
     assert all(_available(cluster, "daemonset", namespace).values())
 
 
+@pytest.mark.parametrize("namespace", sorted(PLATFORM_NAMESPACES))
+def test_platform_services_have_endpoints(cluster: LocalCluster, namespace: str) -> None:
+    """Pods got addresses EndpointSlices accept (loopback pod IPs were refused, and Pulumi then
+    waited out each Service's timeout)."""
+    slices = cluster.list("endpointslice", namespace)
+    assert all(e["addresses"] for s in slices for e in s.get("endpoints") or [])
+    events = cluster.kubectl("get", "events", "-n", namespace, "--field-selector", "reason=FailedToUpdateEndpointSlices", "-o", "name").stdout
+    assert events.strip() == ""
+
+
 def test_crds_are_owned_by_the_platform_charts(cluster: LocalCluster) -> None:
     """Nothing pre-applied them: every CRD the model layer uses came from a chart, via Pulumi."""
     for name in ("inferenceservices.serving.kserve.io", "servingruntimes.serving.kserve.io", "scaledobjects.keda.sh",

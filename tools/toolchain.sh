@@ -12,6 +12,8 @@
 #   kserve   KServe controller manager (controllers + webhooks)
 #   helm     Helm CLI (render tier, Helm-only install path)
 #   certmanager  cert-manager's admission webhook (tools/go/cert-manager-webhook)
+#   keda     KEDA operator, metrics API server (adapter) and admission webhooks
+#   prometheus  Prometheus server and promtool (the release kube-prometheus-stack runs)
 # Components that are not cached yet are built in parallel (downloads overlap compiles).
 # Prints one bin directory on the last line: symlinks to every requested component's binaries.
 # Pins: tools/toolchain.pins.
@@ -22,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/toolchain.pins"
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 shared=${LLM_PLATFORM_SHARED:-$here/../../shared}
-all_components=(kube pulumi kserve helm certmanager)
+all_components=(kube pulumi kserve helm certmanager keda prometheus)
 components=("$@")
 ((${#components[@]})) || components=("${all_components[@]}")
 
@@ -33,6 +35,8 @@ declare -A outputs=(
   [kserve]="kserve-manager"
   [helm]="helm"
   [certmanager]="cert-manager-webhook"
+  [keda]="keda-operator keda-adapter keda-webhooks"
+  [prometheus]="prometheus promtool"
 )
 declare -A pins=(
   [kube]="KUBERNETES_VERSION ETCD_VERSION KWOK_VERSION KUBERNETES_STAGING"
@@ -40,6 +44,8 @@ declare -A pins=(
   [kserve]="KSERVE_VERSION"
   [helm]="HELM_VERSION"
   [certmanager]="CERT_MANAGER_VERSION"
+  [keda]="KEDA_VERSION"
+  [prometheus]="PROMETHEUS_MODULE_VERSION"
 )
 
 key_of() {  # key_of COMPONENT: hash of its pin values and of its build function's text
@@ -209,6 +215,32 @@ build_certmanager() {  # build_certmanager OUT: cert-manager's webhook server, o
       -e 's/fmt.Sprintf(":%d", \*s.HealthzAddr)/fmt.Sprintf("127.0.0.1:%d", *s.HealthzAddr)/' "$server"
     [[ $(grep -c '127.0.0.1' "$server") -ge 3 ]] || { echo "$server: listeners not found to patch" >&2; exit 1; }
     go build -mod=vendor -trimpath -ldflags "-s -w" -o "$out/bin/cert-manager-webhook" .
+  )
+}
+
+build_keda() {  # build_keda OUT: operator, adapter (external metrics API server), webhooks
+  local out=$1 dir="$work/keda" c
+  wrapper "$dir"
+  (
+    cd "$dir"
+    copy_replaces github.com/kedacore/keda/v2 "$KEDA_VERSION"
+    go get "github.com/kedacore/keda/v2@$KEDA_VERSION" >/dev/null
+    for c in operator adapter webhooks; do
+      go build -trimpath -ldflags "-s -w" -o "$out/bin/keda-$c" "github.com/kedacore/keda/v2/cmd/$c"
+    done
+  )
+}
+
+build_prometheus() {  # build_prometheus OUT: prometheus + promtool (no web UI assets: API only)
+  local out=$1 dir="$work/prometheus" c
+  wrapper "$dir"
+  (
+    cd "$dir"
+    copy_replaces github.com/prometheus/prometheus "$PROMETHEUS_MODULE_VERSION"
+    go get "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" >/dev/null
+    for c in prometheus promtool; do
+      go build -trimpath -ldflags "-s -w" -o "$out/bin/$c" "github.com/prometheus/prometheus/cmd/$c"
+    done
   )
 }
 
