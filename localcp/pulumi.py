@@ -92,8 +92,14 @@ class PulumiWorkspace:
     def run(self, *args: str, stack: str | None = None, check: bool = True, timeout: float = 600,
             stdin: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
         command = ["pulumi", *args, "--non-interactive"] + (["--stack", stack] if stack else [])
-        result = subprocess.run(command, cwd=self.project, env=self.env, capture_output=True, text=True,
-                                timeout=timeout, input=stdin)  # fmt: skip
+        try:
+            result = subprocess.run(command, cwd=self.project, env=self.env, capture_output=True, text=True,
+                                    timeout=timeout, input=stdin)  # fmt: skip
+        except subprocess.TimeoutExpired as err:
+            # Say what it was doing when the bound ran out (the last resources in progress).
+            partial = err.stdout.decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
+            result = subprocess.CompletedProcess(command, -9, partial + f"\n[timed out after {timeout:.0f}s]", "")
+            raise PulumiError(command, result) from None
         if check and result.returncode != 0:
             raise PulumiError(command, result)
         return result

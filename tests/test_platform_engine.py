@@ -167,7 +167,8 @@ def test_second_run_deploys_the_models_admitted_by_kserve(workspace: PulumiWorks
 
 
 def test_destroy_removes_platform_and_models(workspace: PulumiWorkspace, cluster: LocalCluster, kserve: KServeController) -> None:
-    workspace.destroy(STACK, timeout=1200)
+    result = workspace.destroy(STACK, timeout=1800)
+    (ARTIFACTS / "platform-destroy.txt").write_text(result.stdout)
     namespaces = {n["metadata"]["name"] for n in cluster.list("namespace")}
     assert not (PLATFORM_NAMESPACES | {NAMESPACE}) & {n for n in namespaces if cluster.get("namespace", n)["status"]["phase"] == "Active"}
     assert not [c["metadata"]["name"] for c in cluster.list("crd") if c["metadata"]["name"].endswith(("kserve.io", "keda.sh"))]
