@@ -223,6 +223,27 @@ class LocalCluster:
             raise AssertionError(f"kubectl get {kind} {name} failed:\n{result.stderr[-2000:]}")
         return json.loads(result.stdout)
 
+    def provide_claims(self, namespace: str, objects: list[dict]) -> list[str]:
+        """The PersistentVolumeClaims that `objects`' pods mount (pvc:// weights), as the operator
+        provides them before deploying: each a claim statically bound to its own PersistentVolume
+        (kube-controller-manager binds them), so the pods schedule. Returns the claim names."""
+        claims = sorted({
+            v["persistentVolumeClaim"]["claimName"] for o in objects
+            for v in o.get("spec", {}).get("template", {}).get("spec", {}).get("volumes", []) if "persistentVolumeClaim" in v
+        })  # fmt: skip
+        for claim in claims:
+            volume = f"{namespace}-{claim}"
+            self.apply([
+                {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": volume},
+                 "spec": {"capacity": {"storage": "100Gi"}, "accessModes": ["ReadOnlyMany"], "storageClassName": "",
+                          "hostPath": {"path": f"/var/lib/llm-weights/{volume}"},
+                          "claimRef": {"namespace": namespace, "name": claim}}},
+                {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim, "namespace": namespace},
+                 "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "", "volumeName": volume,
+                          "resources": {"requests": {"storage": "100Gi"}}}},
+            ], field_manager="local-cluster")  # fmt: skip
+        return claims
+
     def field_managers(self, kind: str, name: str, namespace: str | None = None) -> dict[str, list[dict]]:
         """Who owns which fields of an object (server-side apply managedFields), by manager."""
         ns = ["-n", namespace] if namespace else []

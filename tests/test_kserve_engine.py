@@ -46,6 +46,7 @@ def deployed(local_cluster, kserve) -> dict[str, tuple[str, list[dict]]]:
         objects = render(config.chart_values(), release=config.release_name, namespace=config.namespace)
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.namespace, "labels": MODEL_NAMESPACE_LABELS}}
         local_cluster.apply([namespace], field_manager="llm-platform")
+        local_cluster.provide_claims(config.namespace, objects)  # prod's CPU model reads a PVC copy
         result = local_cluster.kubectl("apply", "--server-side", "--field-manager", "llm-platform", "-f", "-",
                                        stdin=_yaml(objects), check=False)  # fmt: skip
         assert result.returncode == 0, f"{stack.name}: KServe (or the API server) rejected a model:\n{result.stderr[-3000:]}"
@@ -174,8 +175,14 @@ def test_restricted_pod_security_admits_every_model_pod(local_cluster, deployed,
         _wait_ready(local_cluster, namespace, isvc["metadata"]["name"])
     failed = local_cluster.kubectl("get", "events", "-n", namespace, "--field-selector", "reason=FailedCreate", "-o", "name").stdout.split()
     assert failed == [], local_cluster.kubectl("get", "events", "-n", namespace, "--field-selector", "reason=FailedCreate").stdout
-    for deployment in local_cluster.list("deployments", namespace):
-        assert deployment["status"].get("readyReplicas", 0) == deployment["spec"]["replicas"], deployment["metadata"]["name"]
+    deadline = time.monotonic() + 90  # a PVC-backed pod waits for its claim to bind first
+    while True:
+        unready = [d["metadata"]["name"] for d in local_cluster.list("deployments", namespace)
+                   if d["status"].get("readyReplicas", 0) != d["spec"]["replicas"]]  # fmt: skip
+        if not unready or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert unready == []
 
 
 def test_helm_test_pods_and_otel_collector_pass_restricted_pod_security(local_cluster, kserve) -> None:
