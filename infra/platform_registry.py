@@ -23,27 +23,20 @@ GPU_OPERATOR_REPOSITORIES = {
 }  # fmt: skip
 
 
-def _nested(dotted: str, value: Any) -> dict[str, Any]:
-    out: dict[str, Any] = value
-    for key in reversed(dotted.split(".")):
-        out = {key: out}
-    return out
-
-
-def _merge_all(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    from infra.platform_releases import deep_merge
-
-    out: dict[str, Any] = {}
-    for part in parts:
-        out = deep_merge(out, part)
-    return out
+def _set(values: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        values = values.setdefault(key, {})
+    values[leaf] = value
 
 
 def _gpu_operator(registry: str) -> dict[str, Any]:
-    parts = [_nested(f"{section}.repository", f"{registry}/{path}") for section, path in GPU_OPERATOR_REPOSITORIES.items()]
+    values: dict[str, Any] = {}
+    for section, path in GPU_OPERATOR_REPOSITORIES.items():
+        _set(values, f"{section}.repository", f"{registry}/{path}")
     # Node Feature Discovery subchart (registry.k8s.io/nfd/node-feature-discovery).
-    parts.append({"node-feature-discovery": {"image": {"repository": f"{registry}/nfd/node-feature-discovery"}}})
-    return _merge_all(parts)
+    _set(values, "node-feature-discovery.image.repository", f"{registry}/nfd/node-feature-discovery")
+    return values
 
 
 def _kserve_resources(registry: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.platform_config import Component, GpuOperator, Keda, KServe, Monitoring, PlatformSettings
+from infra.platform_registry import REGISTRY_VALUES
 from infra.versions import PLATFORM_CHARTS, ChartPin
 
 # Install order: monitoring first (its CRDs carry the ServiceMonitors others create), cert-manager
@@ -66,7 +67,7 @@ def component_releases(settings: PlatformSettings, key: str) -> list[Release]:
     for pin_name, name in _charts(key, component):
         values = _values(pin_name, component, monitoring)
         if settings.image_registry:
-            values = deep_merge(values, registry_values(pin_name, settings.image_registry))
+            values = deep_merge(values, REGISTRY_VALUES[pin_name](settings.image_registry))
         repository = (component.repository or settings.chart_repository or PLATFORM_CHARTS[pin_name].repository).rstrip("/")
         out.append(Release(key, pin_name, name, component.namespace, repository, deep_merge(values, component.values)))
     return out
@@ -82,7 +83,8 @@ def _charts(key: str, component: Component) -> list[tuple[str, str]]:
     if key == "keda":
         assert isinstance(component, Keda)
         return [("keda", "keda"), *([("keda-add-ons-http", "keda-add-ons-http")] if component.http_addon else [])]
-    return [({"cert_manager": "cert-manager", "gpu_operator": "gpu-operator", "knative": "knative-operator"}[key],) * 2]
+    chart = {"cert_manager": "cert-manager", "gpu_operator": "gpu-operator", "knative": "knative-operator"}[key]
+    return [(chart, chart)]
 
 
 def _values(pin_name: str, component: Component, monitoring: bool) -> dict[str, Any]:
@@ -133,10 +135,3 @@ def kserve_controller_values(s: KServe) -> dict[str, Any]:
     if s.ingress_class_name:
         gateway["ingressGateway"] = {"className": s.ingress_class_name}
     return {"kserve": {"controller": {"deploymentMode": s.default_deployment_mode, "gateway": gateway}}}
-
-
-def registry_values(pin_name: str, registry: str) -> dict[str, Any]:
-    """Values that point every image of a chart at the mirror (test: no rendered image escapes)."""
-    from infra.platform_registry import REGISTRY_VALUES
-
-    return REGISTRY_VALUES[pin_name](registry)

@@ -9,7 +9,6 @@ directory; a second start with the processes alive reuses them.
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import subprocess
 import sys
@@ -49,7 +48,7 @@ class LocalCluster:
         self.kubeconfig = self.state / "kubeconfig"
         self.pki = self.state / "pki"
         self.platform_crds = platform_crds
-        self._crd_dir = crd_dir or (Path(os.environ["LLM_PLATFORM_CRD_DIR"]) if os.environ.get("LLM_PLATFORM_CRD_DIR") else None)
+        self._crd_dir = crd_dir
         self.bin_dir = bin_dir("kube")
         self.processes = {name: LocalProcess(name, self.state) for name in COMPONENTS}
 
@@ -81,9 +80,9 @@ class LocalCluster:
     def crd_dir(self) -> Path:
         """The platform charts' CRDs (rendered from ../shared/charts), or $LLM_PLATFORM_CRD_DIR."""
         if self._crd_dir is None:
-            from localcp.platform_crds import platform_crds_dir
+            from localcp.platform_crds import crds_dir
 
-            self._crd_dir = platform_crds_dir()
+            self._crd_dir = crds_dir()
         if not self._crd_dir.is_dir():
             raise ClusterError(f"CRD directory {self._crd_dir} not found (LLM_PLATFORM_CRD_DIR)")
         return self._crd_dir

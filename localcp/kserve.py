@@ -18,8 +18,9 @@ import yaml
 from localcp.certs import serving_cert
 from localcp.cluster import LocalCluster
 from localcp.process import LocalProcess, free_port
-from localcp.toolchain import bin_dir, pin, shared_dir
-from localcp.webhooks import WebhookRoute
+from localcp.chart_mirror import chart_archive
+from localcp.toolchain import bin_dir, pin
+from localcp.webhooks import WebhookRoute, route_objects
 
 NAMESPACE = "kserve"
 WEBHOOK_SERVICE = "kserve-webhook-server-service"  # kserve-resources files/kserve/resources.yaml
@@ -34,20 +35,9 @@ KEPT_KINDS = {"ConfigMap", "ClusterStorageContainer", "MutatingWebhookConfigurat
 
 
 def chart_objects(chart: str, values: dict, namespace: str = NAMESPACE) -> list[dict]:
-    path = shared_dir() / "charts" / f"{chart}-{pin('KSERVE_VERSION')}.tgz"
-    if not path.exists():
-        raise FileNotFoundError(f"chart {chart} {pin('KSERVE_VERSION')} not found at {path} (the offline chart mirror)")
+    path = chart_archive(chart, pin("KSERVE_VERSION"))
     rendered = helm.Chart.load(str(path)).render(values, name="kserve", namespace=namespace, is_install=True)
     return [d for text in rendered.values() for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind")]
-
-
-def local_webhooks(objects: list[dict], port: int, ca_bundle: str) -> list[dict]:
-    """The chart's webhook configurations, each webhook's clientConfig rewritten to the local URL."""
-    for obj in objects:
-        for hook in obj.get("webhooks", []):
-            path = hook["clientConfig"]["service"]["path"]
-            hook["clientConfig"] = {"url": f"https://127.0.0.1:{port}{path}", "caBundle": ca_bundle}
-    return objects
 
 
 class KServeController:
@@ -61,12 +51,11 @@ class KServeController:
     def install(self) -> None:
         """CRDs, namespace, config and webhook registrations (server-side apply, idempotent)."""
         crds = chart_objects("kserve-crd", {})
-        authority = self.authority
         kept = [o for o in chart_objects("kserve-resources", VALUES) if o["kind"] in KEPT_KINDS]
         self.cluster.apply(crds, field_manager="kserve-chart")
         self.cluster.wait_crds_established(60, [c["metadata"]["name"] for c in crds])
         self.cluster.kubectl("create", "namespace", NAMESPACE, check=False)
-        self.cluster.apply(local_webhooks(kept, self.ports["webhook"], authority.pem_b64), field_manager="kserve-chart")
+        self.cluster.apply(route_objects(kept, [self.route()]), field_manager="kserve-chart")
 
     def start(self, timeout: float = 120) -> KServeController:
         # controller-runtime's webhook server reads tls.crt/tls.key from $TMPDIR/k8s-webhook-server/serving-certs.

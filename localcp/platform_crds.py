@@ -48,3 +48,10 @@ def platform_crds_dir() -> Path:
                     (out / f"{obj['metadata']['name']}.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))
     (out / ".complete").write_text("")
     return out
+
+
+def crds_dir() -> Path:
+    """$LLM_PLATFORM_CRD_DIR if set, else the platform charts' CRDs (what the cluster and the schema
+    tier both load)."""
+    override = os.environ.get("LLM_PLATFORM_CRD_DIR")
+    return Path(override) if override else platform_crds_dir()

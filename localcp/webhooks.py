@@ -30,18 +30,31 @@ class WebhookRoute:
     """Base64 PEM of the CA that signed the local server's certificate."""
 
 
+def _local_client_config(hook: dict, routes: list[WebhookRoute]) -> dict | None:
+    """The routed clientConfig of one webhook, or None if it has no local server."""
+    service = hook.get("clientConfig", {}).get("service")
+    for route in routes if service else []:
+        if (service.get("namespace"), service.get("name")) == (route.namespace, route.service):
+            return {"url": route.base_url + (service.get("path") or "/"), "caBundle": route.ca_bundle}
+    return None
+
+
 def rewrites(configuration: dict, routes: list[WebhookRoute]) -> list[dict]:
     """JSON-patch operations that point the configuration's routed webhooks at their local servers."""
     ops = []
     for i, hook in enumerate(configuration.get("webhooks") or []):
-        service = hook.get("clientConfig", {}).get("service")
-        if not service:
-            continue
-        for route in routes:
-            if (service.get("namespace"), service.get("name")) == (route.namespace, route.service):
-                config = {"url": route.base_url + (service.get("path") or "/"), "caBundle": route.ca_bundle}
-                ops.append({"op": "replace", "path": f"/webhooks/{i}/clientConfig", "value": config})
+        if (config := _local_client_config(hook, routes)) is not None:
+            ops.append({"op": "replace", "path": f"/webhooks/{i}/clientConfig", "value": config})
     return ops
+
+
+def route_objects(configurations: list[dict], routes: list[WebhookRoute]) -> list[dict]:
+    """The same rewrite on configurations before they are applied (the harness installs them)."""
+    for configuration in configurations:
+        for hook in configuration.get("webhooks") or []:
+            if (config := _local_client_config(hook, routes)) is not None:
+                hook["clientConfig"] = config
+    return configurations
 
 
 class WebhookRouter:

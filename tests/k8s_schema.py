@@ -4,7 +4,6 @@ custom resources against the openAPIV3Schema of the CRDs the platform charts ins
 
 from __future__ import annotations
 
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,9 @@ from infra.versions import KUBERNETES_VERSION
 
 @cache
 def crd_dir() -> Path:
-    if os.environ.get("LLM_PLATFORM_CRD_DIR"):
-        return Path(os.environ["LLM_PLATFORM_CRD_DIR"])
-    from localcp.platform_crds import platform_crds_dir
+    from localcp.platform_crds import crds_dir
 
-    return platform_crds_dir()
+    return crds_dir()
 
 
 def _strict(schema: Any) -> Any:
