@@ -5,8 +5,11 @@ the chart takes the CRDs over. (The local cluster never pre-applies CRDs for a p
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import yaml
+from conftest import REPO_ROOT
 
 from localcp.cluster import LocalCluster
 from localcp.pulumi import PulumiWorkspace
@@ -60,3 +63,23 @@ def test_adopt_existing_crds_takes_them_over(workspace: PulumiWorkspace, cluster
     owners = cluster.field_managers("crd", CRD)
     pulumi = [fields for manager, fields in owners.items() if manager.startswith("pulumi-kubernetes")]
     assert pulumi and "f:versions" in str(pulumi) and "f:versions" not in str(owners.get("kubectl"))
+
+
+def test_unready_platform_object_fails_within_the_bound_naming_it(workspace: PulumiWorkspace) -> None:
+    """platform.readyTimeoutSeconds bounds the wait, and the failure names the object (issue 15
+    measured 7 minutes of waiting on an unschedulable Deployment). The provider 4.24 message says
+    what it waited for, not the scheduler's reason (that is in `kubectl describe`)."""
+    stack_file = workspace.stack_file(STACK)
+    config = yaml.safe_load(stack_file.read_text())
+    platform = config["config"]["llm-platform:platform"]
+    platform["readyTimeoutSeconds"] = 60
+    platform["keda"]["values"] = {"nodeSelector": {"node.kubernetes.io/instance-type": "no-such-type"}}
+    stack_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    started = time.monotonic()
+    result = workspace.up(STACK, check=False, timeout=900)
+    elapsed = time.monotonic() - started
+    print(f"failed after {elapsed:.0f}s")
+    (REPO_ROOT / "out" / "e2e").mkdir(parents=True, exist_ok=True)
+    (REPO_ROOT / "out" / "e2e" / "bounded-wait-failure.txt").write_text(result.stdout)
+    assert result.returncode != 0 and elapsed < 300
+    assert '"keda/keda-operator' in result.stdout and "timed out waiting to be Ready" in result.stdout
