@@ -30,6 +30,10 @@ class Autoscaling(Strict):
     cooldown_period_seconds: int = Field(default=300, ge=0)
     scale_down_stabilization_seconds: int = Field(default=600, ge=0)
     """Scale in slowly: a replica takes minutes to come back (weights load, warm-up)."""
+    scale_up_step_seconds: int = Field(default=60, ge=1)
+    """keda: add at most one replica per this many seconds (each new replica loads weights first)."""
+    scale_down_step_seconds: int = Field(default=300, ge=1)
+    """keda: remove at most one replica per this many seconds, after the stabilization window."""
     prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
     """Prometheus that scrapes the model pods (keda triggers query it)."""
     target_concurrency: int | None = Field(default=None, ge=1)

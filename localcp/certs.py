@@ -47,13 +47,14 @@ def ca(directory: Path, name: str) -> KeyPair:
 
 
 def signed(directory: Path, name: str, authority: KeyPair, subject: str, sans: tuple[str, ...] = (),
-           client: bool = False) -> KeyPair:  # fmt: skip
-    """A certificate signed by AUTHORITY; made again when missing, expiring, or older than its CA."""
+           client: bool = False, usage: str | None = None) -> KeyPair:  # fmt: skip
+    """A certificate signed by AUTHORITY; made again when missing, expiring, or older than its CA.
+    `usage` overrides the extended key usage (e.g. "serverAuth,clientAuth" for mutual TLS peers)."""
     pair = KeyPair(directory / f"{name}.crt", directory / f"{name}.key")
     if valid(pair.cert) and pair.cert.stat().st_mtime >= authority.cert.stat().st_mtime:
         return pair
     _openssl(directory, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", pair.key.name, "-out", f"{name}.csr", "-subj", subject)
-    usage = "clientAuth" if client else "serverAuth"
+    usage = usage or ("clientAuth" if client else "serverAuth")
     ext = [f"extendedKeyUsage={usage}"] + ([f"subjectAltName={','.join(sans)}"] if sans else [])
     (directory / f"{name}.ext").write_text("\n".join(ext) + "\n")
     _openssl(directory, "x509", "-req", "-in", f"{name}.csr", "-CA", authority.cert.name if authority.cert.parent == directory

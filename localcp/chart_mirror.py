@@ -31,6 +31,14 @@ def chart_archive(chart: str, version: str, directory: Path | None = None) -> Pa
     raise FileNotFoundError(f"chart {chart} version {version} is not in {directory / 'index.yaml'}")
 
 
+def render_chart(chart: str, version: str, values: dict, *, release: str, namespace: str) -> list[dict]:
+    """A mirror chart's objects as an install renders them (in-process Helm engine, no hooks run)."""
+    import helm_python as helm
+
+    rendered = helm.Chart.load(str(chart_archive(chart, version))).render(values, name=release, namespace=namespace, is_install=True)
+    return [d for text in rendered.values() for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind")]
+
+
 class ChartMirror:
     def __init__(self, state: Path, directory: Path | None = None):
         self.directory = directory or charts_dir()

@@ -40,10 +40,13 @@ class ClusterError(RuntimeError):
 
 
 class LocalCluster:
-    def __init__(self, state: Path, crd_dir: Path | None = None, *, platform_crds: bool = True):
+    def __init__(self, state: Path, crd_dir: Path | None = None, *, platform_crds: bool = True, hpa_sync_period: str = "15s"):
         """platform_crds: apply the platform charts' CRDs at start (a cluster that already has the
         platform). False for a bare cluster that the platform layer itself installs onto: CRDs have
-        one owner, so the cluster must not pre-apply what the platform's charts apply."""
+        one owner, so the cluster must not pre-apply what the platform's charts apply.
+        hpa_sync_period: how often kube-controller-manager's HPA controller reads metrics (its
+        default is 15s; the autoscaling tier shortens it to keep its waits short)."""
+        self.hpa_sync_period = hpa_sync_period
         self.state = state.resolve()
         self.kubeconfig = self.state / "kubeconfig"
         self.pki = self.state / "pki"
@@ -140,6 +143,7 @@ class LocalCluster:
             "--secure-port", str(free_port()), "--service-account-private-key-file", str(self.pki / "sa.key"),
             "--root-ca-file", str(pki["ca"].cert), "--use-service-account-credentials=false", "--controllers", "*,-nodeipam",
             "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+            "--horizontal-pod-autoscaler-sync-period", self.hpa_sync_period,
         ])  # fmt: skip
         self.processes["kube-scheduler"].start([str(b / "kube-scheduler"), "--kubeconfig", kc, "--leader-elect=false",
                                                 "--bind-address", "127.0.0.1", "--secure-port", str(free_port())])  # fmt: skip

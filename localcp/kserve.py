@@ -11,14 +11,12 @@ import socket
 import ssl
 from pathlib import Path
 
-import helm_python as helm
 import httpx
-import yaml
 
 from localcp.certs import serving_cert
 from localcp.cluster import LocalCluster
 from localcp.process import LocalProcess, free_port
-from localcp.chart_mirror import chart_archive
+from localcp.chart_mirror import render_chart
 from localcp.toolchain import bin_dir, pin
 from localcp.webhooks import WebhookRoute, route_objects
 
@@ -35,9 +33,7 @@ KEPT_KINDS = {"ConfigMap", "ClusterStorageContainer", "MutatingWebhookConfigurat
 
 
 def chart_objects(chart: str, values: dict, namespace: str = NAMESPACE) -> list[dict]:
-    path = chart_archive(chart, pin("KSERVE_VERSION"))
-    rendered = helm.Chart.load(str(path)).render(values, name="kserve", namespace=namespace, is_install=True)
-    return [d for text in rendered.values() for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind")]
+    return render_chart(chart, pin("KSERVE_VERSION"), values, release="kserve", namespace=namespace)
 
 
 class KServeController:

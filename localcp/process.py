@@ -88,3 +88,37 @@ def _alive(pid: int) -> bool:
         return "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
     except OSError:
         return False
+
+
+def listening_addresses(pid: int) -> set[str]:
+    """host:port of every TCP socket PID listens on (from /proc: its socket inodes matched against
+    /proc/net/tcp and tcp6), so a test can check that a server binds loopback only."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = set()
+    for table, width in (("tcp", 8), ("tcp6", 32)):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: TCP_LISTEN
+                continue
+            address, port = fields[1].split(":")
+            found.add(f"{_address(address, width)}:{int(port, 16)}")
+    return found
+
+
+def _address(hex_address: str, width: int) -> str:
+    """An address as /proc/net/tcp{,6} prints it (32-bit little-endian words) in text form."""
+    import ipaddress
+
+    raw = bytes.fromhex(hex_address)
+    host_order = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+    address = ipaddress.ip_address(host_order)
+    if width == 32 and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)

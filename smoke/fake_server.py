@@ -31,6 +31,8 @@ class FakeServer:
         if mode not in MODES:
             raise ValueError(f"mode: one of {', '.join(MODES)}, got {mode!r}")
         self.mode, self.api_key, self.runtime, self.model, self.output_tokens = mode, api_key, runtime, model, output_tokens
+        self.gauges: dict[str, float] = {}
+        """Values /metrics reports for named series (others read 0): a recorded queue, say."""
         self.httpd = _Server(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -74,7 +76,8 @@ class FakeServer:
                     return self._send(200, {"status": "ok"})
                 if self.path == "/metrics":
                     names = [] if server.mode == "missing-metrics" else list(KEY_SERIES[server.runtime])
-                    return self._send(200, "".join(f"{n} 0\n" for n in names) + "process_up 1\n", "text/plain")
+                    lines = "".join(f"{n} {server.gauges.get(n, 0)}\n" for n in names)
+                    return self._send(200, lines + "process_up 1\n", "text/plain")
                 if not self._authorized():
                     return self._send(401, {"error": {"message": "Invalid API Key", "code": 401}})
                 if self.path == "/v1/models":

@@ -78,12 +78,15 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 
 @contextmanager
-def serve(bin_dir: Path, model: Path, alias: str, api_key: str | None = None, timeout: float = 60) -> Iterator[RunningServer]:
+def serve(bin_dir: Path, model: Path, alias: str, api_key: str | None = None, timeout: float = 60,
+          slots: int = SLOTS) -> Iterator[RunningServer]:  # fmt: skip
+    """llama-server on 127.0.0.1 with `slots` parallel sequences (requests beyond them wait in its
+    queue: llamacpp:requests_deferred)."""
     port = free_port()
     log = model.with_suffix(f".{alias}.log")
     command = [
         str(bin_dir / "llama-server"), "--model", str(model), "--alias", alias, "--host", "127.0.0.1",
-        "--port", str(port), "--ctx-size", str(SLOTS * SLOT_CONTEXT), "--parallel", str(SLOTS),
+        "--port", str(port), "--ctx-size", str(slots * SLOT_CONTEXT), "--parallel", str(slots),
         "--threads", "1", "--metrics", *(["--api-key", api_key] if api_key else []),
     ]  # fmt: skip
     with log.open("w") as out:

@@ -394,3 +394,20 @@ def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
         return Helm(tmp_path_factory.mktemp("helm"))
     except ToolchainError as err:
         pytest.fail(str(err))
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory):
+    """A real Prometheus (the release kube-prometheus-stack runs) on 127.0.0.1 for one module."""
+    from localcp.process import ProcessError
+    from localcp.prometheus import PrometheusServer
+
+    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"))
+    try:
+        server.start()
+    except (ProcessError, ToolchainError) as err:
+        pytest.fail(str(err))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -60,6 +60,13 @@ def test_keda_scales_up_one_pod_at_a_time_and_down_slowly(render_models) -> None
     assert behavior["scaleDown"]["stabilizationWindowSeconds"] == 600
 
 
+def test_keda_step_periods_come_from_config(render_models) -> None:
+    steps = {**KEDA, "scaleUpStepSeconds": 30, "scaleDownStepSeconds": 120}
+    behavior = _one(render_models(vllm_entry(autoscaling=steps)), "ScaledObject")["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleUp"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 30}]
+    assert behavior["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 120}]
+
+
 def test_keda_mode_hands_scaling_to_keda(render_models) -> None:
     isvc = _one(render_models(vllm_entry(autoscaling=KEDA)), "InferenceService")
     assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "external"

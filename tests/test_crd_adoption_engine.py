@@ -5,6 +5,7 @@ the chart takes the CRDs over. (The local cluster never pre-applies CRDs for a p
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -81,5 +82,9 @@ def test_unready_platform_object_fails_within_the_bound_naming_it(workspace: Pul
     print(f"failed after {elapsed:.0f}s")
     (REPO_ROOT / "out" / "e2e").mkdir(parents=True, exist_ok=True)
     (REPO_ROOT / "out" / "e2e" / "bounded-wait-failure.txt").write_text(result.stdout)
-    assert result.returncode != 0 and elapsed < 300
-    assert '"keda/keda-operator' in result.stdout and "timed out waiting to be Ready" in result.stdout
+    diagnostics = result.stdout[result.stdout.find("Diagnostics:"):]
+    assert result.returncode != 0 and elapsed < 300, diagnostics
+    # Which of the chart's three Deployments (operator, metrics API server, admission webhooks)
+    # reaches its deadline first varies from run to run; each is named the same way.
+    assert re.search(r'"keda/keda-[a-z-]+"', diagnostics), diagnostics
+    assert re.search(r"timed out waiting to be Ready|not attained", diagnostics), diagnostics

@@ -25,9 +25,8 @@ source "$here/toolchain.pins"
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 shared=${LLM_PLATFORM_SHARED:-$here/../../shared}
 all_components=(kube pulumi kserve helm certmanager keda prometheus)
-# Built by default (`make toolchain`): what the tests use. keda and prometheus are for the
-# autoscaling tier in progress; build them with `tools/toolchain.sh keda prometheus`.
-default_components=(kube pulumi kserve helm certmanager)
+# Built by default (`make toolchain`): what the tests use.
+default_components=(kube pulumi kserve helm certmanager keda prometheus)
 components=("$@")
 ((${#components[@]})) || components=("${default_components[@]}")
 
@@ -228,7 +227,15 @@ build_keda() {  # build_keda OUT: operator, adapter (external metrics API server
     cd "$dir"
     copy_replaces github.com/kedacore/keda/v2 "$KEDA_VERSION"
     go get "github.com/kedacore/keda/v2@$KEDA_VERSION" >/dev/null
-    for c in operator adapter webhooks; do
+    # cmd/adapter serves its own /metrics on ":<--port>" (every interface; RunMetricsServer):
+    # build its main.go here bound to 127.0.0.1 (loopback only). Its other listeners take flags.
+    mkdir -p adapter
+    sed 's/metricsBindAddress := fmt.Sprintf(":%v", metricsAPIServerPort)/metricsBindAddress := fmt.Sprintf("127.0.0.1:%v", metricsAPIServerPort)/' \
+      "$(go env GOMODCACHE)/github.com/kedacore/keda/v2@$KEDA_VERSION/cmd/adapter/main.go" >adapter/main.go
+    grep -q '"127.0.0.1:%v", metricsAPIServerPort' adapter/main.go || { echo "cmd/adapter/main.go: metrics listener not found to patch" >&2; exit 1; }
+    go mod tidy >/dev/null
+    go build -trimpath -ldflags "-s -w" -o "$out/bin/keda-adapter" ./adapter
+    for c in operator webhooks; do
       go build -trimpath -ldflags "-s -w" -o "$out/bin/keda-$c" "github.com/kedacore/keda/v2/cmd/$c"
     done
   )
