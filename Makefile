@@ -11,11 +11,11 @@ STACK ?= local
 
 .PHONY: setup doctor local e2e render test schema smoke-local bench-local clean
 
-# Independent setup pieces (venv, vLLM venv, llama-server, promtool, the Go toolchain, whose own
+# Independent setup pieces (venv, vLLM venv, llama-server, the Go toolchain, whose own
 # components also build in parallel) run at the same time once the preflight has passed.
 MAKEFLAGS += --jobs=4
 
-setup: $(VENV)/.installed vllm-venv llama-server promtool toolchain
+setup: $(VENV)/.installed vllm-venv llama-server toolchain
 
 # Prerequisites and disk, one line each, before anything long starts.
 doctor:
@@ -52,11 +52,6 @@ cluster-down: $(VENV)/.installed
 clean-local: $(VENV)/.installed
 	$(PY) -m localcp cluster stop .cluster --purge
 	rm -rf .pulumi-local
-
-# promtool for the alert-rule tests (Debian's prometheus package; installed once).
-.PHONY: promtool
-promtool: | doctor
-	@bash tools/promtool.sh >/dev/null
 
 # The smoke suite against a real llama-server serving a tiny random GGUF (FP16 and Q4_0).
 smoke-local: setup

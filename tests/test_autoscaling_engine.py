@@ -221,13 +221,14 @@ def test_queue_scales_the_model_up_to_max(deployed: dict[str, Any], cluster: Loc
     assert not load.errors, load.errors[:3]
 
 
-def test_fallback_replicas_apply_when_prometheus_is_down(deployed: dict[str, Any], cluster: LocalCluster,
-                                                         prometheus: PrometheusServer) -> None:  # fmt: skip
+def test_fallback_keeps_the_replicas_when_prometheus_is_down(deployed: dict[str, Any], cluster: LocalCluster,
+                                                              prometheus: PrometheusServer) -> None:  # fmt: skip
     """Still under load at max replicas; with Prometheus gone the queue cannot be read, and after
-    failureThreshold failed reads KEDA reports the fallback (pkg/fallback) instead of the metric."""
-    scaled_object = next(o for o in deployed["objects"] if o["kind"] == "ScaledObject")
-    fallback = scaled_object["spec"]["fallback"]["replicas"]
-    assert replicas(cluster) != fallback, "the loop must start away from the fallback count"
+    failureThreshold failed reads KEDA reports the fallback instead of the metric (pkg/fallback).
+    Its behavior currentReplicasIfHigher holds the current count: a monitoring outage must not
+    shed capacity under load (the default, static, would drop to fallback.replicas)."""
+    fallback = next(o for o in deployed["objects"] if o["kind"] == "ScaledObject")["spec"]["fallback"]
+    assert replicas(cluster) == MAX_REPLICAS > fallback["replicas"], "the loop must start above the fallback count"
     prometheus.stop()
     started = time.monotonic()
 
@@ -236,16 +237,24 @@ def test_fallback_replicas_apply_when_prometheus_is_down(deployed: dict[str, Any
         return any(c["type"] == "Fallback" and c["status"] == "True" for c in status.get("conditions") or [])
 
     wait_for(in_fallback, 120, f"ScaledObject {MODEL} condition Fallback=True with Prometheus stopped")
-    wait_for(lambda: replicas(cluster) == fallback, 120, f"Deployment {MODEL} at the fallback's {fallback} replicas")
-    print(f"fallback to {fallback} replicas after {time.monotonic() - started:.0f}s")
+    print(f"fallback active after {time.monotonic() - started:.0f}s")
+    held_until = time.monotonic() + 20  # several HPA syncs (3s) and scale-down steps (1s)
+    while time.monotonic() < held_until:
+        assert replicas(cluster) == MAX_REPLICAS, "the fallback shed replicas under load"
+        time.sleep(1)
 
 
-def test_queue_scaling_resumes_when_prometheus_returns(deployed: dict[str, Any], cluster: LocalCluster,
-                                                       prometheus: PrometheusServer) -> None:  # fmt: skip
+def test_fallback_ends_when_prometheus_returns(deployed: dict[str, Any], cluster: LocalCluster,
+                                               prometheus: PrometheusServer) -> None:  # fmt: skip
     prometheus.start()
     started = time.monotonic()
-    wait_for(lambda: replicas(cluster) == MAX_REPLICAS, 180, f"Deployment {MODEL} back at {MAX_REPLICAS} under load")
-    print(f"back at {MAX_REPLICAS} after {time.monotonic() - started:.0f}s")
+
+    def healthy() -> bool:
+        status = (cluster.get("scaledobject", MODEL, NAMESPACE) or {}).get("status", {})
+        return any(c["type"] == "Fallback" and c["status"] == "False" for c in status.get("conditions") or [])
+
+    wait_for(healthy, 120, f"ScaledObject {MODEL} condition Fallback=False with Prometheus back")
+    print(f"reading the queue again after {time.monotonic() - started:.0f}s")
 
 
 def test_model_scales_back_to_min_when_the_queue_drains(deployed: dict[str, Any], cluster: LocalCluster,

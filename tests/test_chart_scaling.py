@@ -28,7 +28,7 @@ def test_keda_scales_vllm_predictor_on_queue_depth(render_models) -> None:
     assert queue["metricType"] == "AverageValue"
     assert queue["metadata"]["query"] == 'sum(vllm:num_requests_waiting{namespace="llm-test",llm_serving_model="qwen-fp16"})'
     assert queue["metadata"]["threshold"] == "4"
-    assert scaled["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 1}
+    assert scaled["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 1, "behavior": "currentReplicasIfHigher"}
 
 
 def test_keda_never_scales_on_cpu_or_gpu_utilisation(render_models) -> None:
@@ -51,7 +51,7 @@ def test_keda_fallback_kept_with_a_value_trigger(render_models) -> None:
     metricType; pkg/fallback handles Value triggers by ready replicas."""
     scaled = _one(render_models(vllm_entry(autoscaling={**KEDA, "tpotP95Seconds": 0.1})), "ScaledObject")
     assert _triggers(scaled)["tpot-p95"]["metricType"] == "Value"
-    assert scaled["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 1}
+    assert scaled["spec"]["fallback"] == {"failureThreshold": 3, "replicas": 1, "behavior": "currentReplicasIfHigher"}
 
 
 def test_keda_scales_up_one_pod_at_a_time_and_down_slowly(render_models) -> None:

@@ -22,7 +22,6 @@ for tool in cmake:"cmake (apt-get install cmake): builds llama-server" c++:"a C+
   openssl:"openssl (apt-get install openssl): local cluster and webhook certificates" curl:"curl (apt-get install curl)" git:"git"; do
   command -v "${tool%%:*}" >/dev/null && ok "${tool%%:*}" || bad "${tool#*:}"
 done
-command -v promtool >/dev/null && ok "promtool" || ok "promtool not installed yet: make test installs Debian's prometheus package (apt-get)"
 [[ -d $shared/charts && -d $shared/crds ]] && ok "shared charts and CRDs at $shared" \
   || bad "../shared (charts/, crds/, src/) beside the clone, or set LLM_PLATFORM_SHARED"
 mkdir -p "$cache"
