@@ -41,6 +41,20 @@ class CertManager(Component):
     namespace: str = "cert-manager"
 
 
+# Knative Serving features (KnativeServing spec.config.features = the config-features ConfigMap)
+# our Knative-mode pod specs need; each is off by default in Serving 1.23 (knative.dev/serving
+# pkg/apis/config/features.go defaultFeaturesConfig), and Knative's webhook refuses the field
+# otherwise. tests/test_knative_engine.py runs Knative's validation with exactly these and checks
+# that each one is needed.
+KNATIVE_FEATURES = {
+    "kubernetes.podspec-nodeselector": "enabled",  # GPU product / instance type selection
+    "kubernetes.podspec-tolerations": "enabled",  # the nvidia.com/gpu taint of GPU pools
+    "kubernetes.podspec-securitycontext": "enabled",  # restricted Pod Security (runAsNonRoot, seccomp, fsGroup)
+    "kubernetes.podspec-init-containers": "enabled",  # KServe's storage initializer (hf://, s3://)
+    "kubernetes.podspec-persistent-volume-claim": "enabled",  # pvc:// weights
+}
+
+
 class Knative(Component):
     install: bool = False
     """Only needed for Serverless (Knative) InferenceServices; off unless asked for."""

@@ -38,6 +38,13 @@ class Autoscaling(Strict):
     """Prometheus that scrapes the model pods (keda triggers query it)."""
     target_concurrency: int | None = Field(default=None, ge=1)
     """knative: in-flight requests per replica before the KPA adds one; default maxNumSeqs / 2."""
+    request_timeout_seconds: int = Field(default=600, ge=1, le=600)
+    """knative: longest a request may run (a long streamed completion) before the queue-proxy
+    ends it (the Knative Service's timeoutSeconds; Knative's max-revision-timeout-seconds, 600 by
+    default, caps it). Knative also derives the pod's termination grace period from it."""
+    weights_download_seconds: int = Field(default=1800, ge=0)
+    """knative: image pull + weight download before the server starts; Knative's progress
+    deadline is this plus the startup probe budget (at least its own 600 s default)."""
     scale_to_zero_retention_seconds: int = Field(default=600, ge=0)
     """knative: keep the last replica this long after traffic stops (a cold start costs minutes)."""
 

@@ -95,11 +95,36 @@ def test_knative_mode_scales_to_zero_behind_the_activator(render_models) -> None
     assert not objects_of(objects, "ScaledObject")
 
 
-def test_knative_progress_deadline_is_the_startup_budget(render_models) -> None:
-    objects = render_models(vllm_entry(autoscaling=KNATIVE, probes={"periodSeconds": 10, "startupFailureThreshold": 60}))
+def test_knative_progress_deadline_covers_download_and_startup(render_models) -> None:
+    scaling = {**KNATIVE, "weightsDownloadSeconds": 900}
+    objects = render_models(vllm_entry(autoscaling=scaling, probes={"periodSeconds": 10, "startupFailureThreshold": 60}))
     isvc, runtime = _one(objects, "InferenceService"), _one(objects, "ServingRuntime")
-    assert isvc["metadata"]["annotations"]["serving.knative.dev/progress-deadline"] == "600s"
+    assert isvc["metadata"]["annotations"]["serving.knative.dev/progress-deadline"] == "1500s"  # 900 + 10 x 60
     assert "startupProbe" not in runtime["spec"]["containers"][0]
+
+
+def test_knative_progress_deadline_never_shortens_knatives_default(render_models) -> None:
+    scaling = {**KNATIVE, "weightsDownloadSeconds": 0}
+    isvc = _one(render_models(vllm_entry(autoscaling=scaling, probes={"periodSeconds": 5, "startupFailureThreshold": 10})), "InferenceService")
+    assert isvc["metadata"]["annotations"]["serving.knative.dev/progress-deadline"] == "600s"
+
+
+def test_knative_pod_spec_leaves_out_what_knative_refuses(render_models) -> None:
+    """knative.dev/serving v0.50.0 validateContainerPorts (port name "", h2c or http1) and
+    PodSpecMask/ContainerMask (no lifecycle, no terminationGracePeriodSeconds)."""
+    objects = render_models(vllm_entry(autoscaling=KNATIVE))
+    container = _one(objects, "ServingRuntime")["spec"]["containers"][0]
+    predictor = _one(objects, "InferenceService")["spec"]["predictor"]
+    assert [p["name"] for p in container["ports"]] == ["http1"] and "lifecycle" not in container
+    assert "terminationGracePeriodSeconds" not in predictor and predictor["timeout"] == 600
+    assert "--shutdown-timeout=595" in container["args"]
+
+
+def test_knative_models_open_the_queue_proxy_ports_and_scrape_user_port(render_models) -> None:
+    objects = render_models(vllm_entry(autoscaling=KNATIVE))
+    ports = {p["port"] for p in _one(objects, "NetworkPolicy")["spec"]["ingress"][0]["ports"]}
+    assert ports == {8080, 8012, 8013, 8022, 9090, 9091}
+    assert [e["port"] for e in _one(objects, "PodMonitor")["spec"]["podMetricsEndpoints"]] == ["http", "user-port"]
 
 
 def test_rolling_update_surges_one_and_keeps_all(render_models) -> None:

@@ -11,7 +11,7 @@ import pytest
 from conftest import RecordingMocks, llamacpp_entry, run_program
 
 from infra.components.platform.base import PlatformComponent
-from infra.platform_config import PlatformSettings
+from infra.platform_config import KNATIVE_FEATURES, PlatformSettings
 from infra.platform_releases import releases
 from infra.versions import PLATFORM_CHARTS
 
@@ -79,6 +79,14 @@ def test_knative_is_off_unless_asked_and_brings_knative_serving() -> None:
     mocks, _ = _platform({"knative": {"install": True, "networking": "contour"}})
     serving = mocks.named("kubernetes:operator.knative.dev/v1beta1:KnativeServing", "knative-serving")
     assert serving.inputs["spec"]["ingress"] == {"contour": {"enabled": True}}
+
+
+def test_knative_serving_enables_the_pod_spec_features_our_models_use() -> None:
+    """The flags tests/test_knative_engine.py validates the Knative Services with are the ones the
+    platform layer sets on KnativeServing (config-features)."""
+    mocks, _ = _platform({"knative": {"install": True}})
+    serving = mocks.named("kubernetes:operator.knative.dev/v1beta1:KnativeServing", "knative-serving")
+    assert serving.inputs["spec"]["config"]["features"] == KNATIVE_FEATURES
 
 
 def test_toggled_off_components_are_not_installed() -> None:

@@ -14,6 +14,8 @@
 #   certmanager  cert-manager's admission webhook (tools/go/cert-manager-webhook)
 #   keda     KEDA operator, metrics API server (adapter) and admission webhooks
 #   prometheus  Prometheus server and promtool (the release kube-prometheus-stack runs)
+#   knative  Knative Serving's Service validation as a CLI (tools/go/knative-validate) + the
+#            serving.knative.dev CRDs of that release (bin/knative-serving-crds)
 # Components that are not cached yet are built in parallel (downloads overlap compiles).
 # Prints one bin directory on the last line: symlinks to every requested component's binaries.
 # Pins: tools/toolchain.pins.
@@ -24,9 +26,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/toolchain.pins"
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 shared=${LLM_PLATFORM_SHARED:-$here/../../shared}
-all_components=(kube pulumi kserve helm certmanager keda prometheus)
+all_components=(kube pulumi kserve helm certmanager keda prometheus knative)
 # Built by default (`make toolchain`): what the tests use.
-default_components=(kube pulumi kserve helm certmanager keda prometheus)
+default_components=(kube pulumi kserve helm certmanager keda prometheus knative)
 components=("$@")
 ((${#components[@]})) || components=("${default_components[@]}")
 
@@ -39,6 +41,7 @@ declare -A outputs=(
   [certmanager]="cert-manager-webhook"
   [keda]="keda-operator keda-adapter keda-webhooks"
   [prometheus]="prometheus promtool"
+  [knative]="knative-validate"
 )
 declare -A pins=(
   [kube]="KUBERNETES_VERSION ETCD_VERSION KWOK_VERSION KUBERNETES_STAGING"
@@ -48,6 +51,7 @@ declare -A pins=(
   [certmanager]="CERT_MANAGER_VERSION"
   [keda]="KEDA_VERSION"
   [prometheus]="PROMETHEUS_MODULE_VERSION"
+  [knative]="KNATIVE_SERVING_MODULE_VERSION"
 )
 
 key_of() {  # key_of COMPONENT: hash of its pin values and of its build function's text
@@ -57,6 +61,7 @@ key_of() {  # key_of COMPONENT: hash of its pin values and of its build function
     declare -f "build_$c"
     [[ $c != pulumi ]] || sha256sum "$shared/src/pulumi-language-python/main.go" | cut -c1-64
     [[ $c != certmanager ]] || sha256sum "$here/go/cert-manager-webhook/main.go" | cut -c1-64
+    [[ $c != knative ]] || sha256sum "$here/go/knative-validate/main.go" | cut -c1-64
   } | sha256sum | cut -c1-12
 }
 dir_of() { echo "$cache/toolchain/$1-$(key_of "$1")"; }
@@ -251,6 +256,25 @@ build_prometheus() {  # build_prometheus OUT: prometheus + promtool (no web UI a
     for c in prometheus promtool; do
       go build -trimpath -ldflags "-s -w" -o "$out/bin/$c" "github.com/prometheus/prometheus/cmd/$c"
     done
+  )
+}
+
+build_knative() {  # build_knative OUT: Knative Serving's defaulting + validation (our main, tools/go)
+  local out=$1 dir="$work/knative" mod
+  wrapper "$dir"
+  cp "$here/go/knative-validate/main.go" "$dir/"
+  (
+    cd "$dir"
+    copy_replaces knative.dev/serving "$KNATIVE_SERVING_MODULE_VERSION"
+    go get "knative.dev/serving@$KNATIVE_SERVING_MODULE_VERSION" >/dev/null
+    go mod tidy >/dev/null
+    go build -trimpath -ldflags "-s -w" -o "$out/bin/knative-validate" .
+    # The serving.knative.dev CRDs of the same release (what the Knative operator installs), so
+    # KServe's Knative mode can create its Services on the local API server.
+    mod="$(go env GOMODCACHE)/knative.dev/serving@$KNATIVE_SERVING_MODULE_VERSION"
+    mkdir -p "$out/bin/knative-serving-crds"
+    cp "$mod"/config/core/300-resources/*.yaml "$out/bin/knative-serving-crds/"
+    chmod u+w "$out"/bin/knative-serving-crds/*
   )
 }
 

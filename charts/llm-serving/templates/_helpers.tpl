@@ -213,10 +213,15 @@ llama-server gives each of the --parallel slots ctx-size / parallel tokens.
 
 {{/*
 Seconds a server may spend finishing in-flight requests after SIGTERM: the grace period minus the
-preStop wait, minus 5 s for the process to exit. At least 1.
+preStop wait, minus 5 s for the process to exit. At least 1. Knative mode has no preStop of ours
+and sets the grace period to the request timeout itself (its queue-proxy drains first).
 */}}
 {{- define "llm-serving.drainSeconds" -}}
+{{- if eq .autoscaling.mode "knative" -}}
+{{- max 1 (sub (int .autoscaling.requestTimeoutSeconds) 5) -}}
+{{- else -}}
 {{- max 1 (sub (sub (int .terminationGracePeriodSeconds) (int .rollout.preStopSeconds)) 5) -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -318,4 +323,14 @@ limits:
 {{- if $sel -}}
 {{- toYaml $sel -}}
 {{- end -}}
+{{- end -}}
+
+{{/* The autoscaling modes of the release's models, as a YAML list (after modelDefaults). */}}
+{{- define "llm-serving.autoscalingModes" -}}
+{{- $modes := list -}}
+{{- range $raw := .Values.models -}}
+{{- $m := include "llm-serving.model" (dict "root" $ "model" $raw) | fromYaml -}}
+{{- $modes = append $modes $m.autoscaling.mode -}}
+{{- end -}}
+{{- toYaml $modes -}}
 {{- end -}}

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.platform.base import PlatformComponent
+from infra.platform_config import KNATIVE_FEATURES
 from infra.platform_config import Knative as KnativeSettings
 from infra.versions import KNATIVE_SERVING_VERSION
 
@@ -47,7 +48,8 @@ class Knative(PlatformComponent):
             spec={
                 "version": KNATIVE_SERVING_VERSION,
                 "ingress": {s.networking: {"enabled": True}},
-                "config": {"network": {"ingress-class": f"{s.networking}.ingress.networking.knative.dev"}},
+                "config": {"network": {"ingress-class": f"{s.networking}.ingress.networking.knative.dev"},
+                           "features": KNATIVE_FEATURES},
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
