@@ -191,6 +191,22 @@ class VllmModel(ModelBase):
         return {**data, "quantizedCheckpoint": resolved}
 
     @model_validator(mode="after")
+    def _knative_owns_shutdown(self) -> VllmModel:
+        """Knative refuses terminationGracePeriodSeconds and lifecycle hooks in its pod spec
+        (knative.dev/serving PodSpecMask/ContainerMask): it sets the grace period from the request
+        timeout and drains through its queue-proxy, so these keys cannot take effect there."""
+        if self.autoscaling.mode == "knative":
+            for key, field, holder in (("terminationGracePeriodSeconds", "termination_grace_period_seconds", self),
+                                       ("rollout.preStopSeconds", "pre_stop_seconds", self.rollout)):  # fmt: skip
+                if field in holder.model_fields_set:
+                    raise ValueError(
+                        f"{key}: Knative mode sets the grace period from autoscaling.requestTimeoutSeconds and "
+                        f"drains through its queue-proxy (Knative refuses this field); remove it or use mode keda, "
+                        f"got {getattr(holder, field)}"
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _canary_needs_knative(self) -> VllmModel:
         if self.rollout.canary_traffic_percent is not None and self.autoscaling.mode != "knative":
             raise ValueError(

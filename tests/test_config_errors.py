@@ -114,6 +114,18 @@ CASES = {
         "models[0].rollout.canaryTrafficPercent: traffic splitting needs KServe's Knative mode "
         "(autoscaling.mode knative), got mode 'none'",
     ),
+    "grace-period-in-knative-mode": (
+        {"models": [vllm_entry(autoscaling={"mode": "knative", "maxReplicas": 2}, terminationGracePeriodSeconds=300)],
+         "platform": {"knative": {"install": True}}},
+        "models[0].terminationGracePeriodSeconds: Knative mode sets the grace period from "
+        "autoscaling.requestTimeoutSeconds and drains through its queue-proxy (Knative refuses this field); "
+        "remove it or use mode keda, got 300",
+    ),
+    "knative-request-timeout-over-its-cap": (
+        {"models": [vllm_entry(autoscaling={"mode": "knative", "maxReplicas": 2, "requestTimeoutSeconds": 3600})],
+         "platform": {"knative": {"install": True}}},
+        "models[0].autoscaling.requestTimeoutSeconds: must be <= 600, got 3600",
+    ),
     "short-grace-period": (
         {"models": [vllm_entry(terminationGracePeriodSeconds=30)]},
         "models[0].terminationGracePeriodSeconds: must be >= 120, got 30",
