@@ -45,13 +45,12 @@ class CertManager(Component):
 # our Knative-mode pod specs need; each is off by default in Serving 1.23 (knative.dev/serving
 # pkg/apis/config/features.go defaultFeaturesConfig), and Knative's webhook refuses the field
 # otherwise. tests/test_knative_engine.py runs Knative's validation with exactly these and checks
-# that each one is needed.
+# that each one is needed. Init containers and PVCs are not: KServe adds the storage initializer
+# and pvc:// mounts to the pods through its pod mutating webhook, after Knative has validated.
 KNATIVE_FEATURES = {
     "kubernetes.podspec-nodeselector": "enabled",  # GPU product / instance type selection
     "kubernetes.podspec-tolerations": "enabled",  # the nvidia.com/gpu taint of GPU pools
     "kubernetes.podspec-securitycontext": "enabled",  # restricted Pod Security (runAsNonRoot, seccomp, fsGroup)
-    "kubernetes.podspec-init-containers": "enabled",  # KServe's storage initializer (hf://, s3://)
-    "kubernetes.podspec-persistent-volume-claim": "enabled",  # pvc:// weights
 }
 
 

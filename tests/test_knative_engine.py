@@ -41,15 +41,18 @@ def knative_bin() -> Path:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, knative_bin: Path):
-    """A local cluster with the platform CRDs and Knative Serving's (applied before KServe starts:
-    its manager enables Knative mode only when the Service CRD exists)."""
+    """A local cluster with the platform CRDs, Knative Serving's, and its config-autoscaler (what
+    the Knative operator installs; applied before KServe starts: its manager enables Knative mode
+    only when the Service CRD exists, and reads config-autoscaler for every Knative-mode model)."""
     try:
         local = LocalCluster(tmp_path_factory.mktemp("knative-cluster")).start()
     except (ClusterError, ToolchainError) as err:
         pytest.fail(str(err))
     try:
-        local.apply_dir(knative_bin / "knative-serving-crds", field_manager="knative-operator")
+        local.apply_dir((knative_bin / "knative-serving-crds").resolve(), field_manager="knative-operator")
         local.wait_crds_established(60)
+        local.kubectl("create", "namespace", "knative-serving")
+        local.apply_dir((knative_bin / "knative-serving-config").resolve(), field_manager="knative-operator")
         yield local
     finally:
         local.stop()

@@ -269,12 +269,14 @@ build_knative() {  # build_knative OUT: Knative Serving's defaulting + validatio
     go get "knative.dev/serving@$KNATIVE_SERVING_MODULE_VERSION" >/dev/null
     go mod tidy >/dev/null
     go build -trimpath -ldflags "-s -w" -o "$out/bin/knative-validate" .
-    # The serving.knative.dev CRDs of the same release (what the Knative operator installs), so
-    # KServe's Knative mode can create its Services on the local API server.
+    # The serving.knative.dev CRDs and the autoscaler ConfigMap of the same release (what the
+    # Knative operator installs), so KServe's Knative mode can build its Services on the local API
+    # server (it reads knative-serving/config-autoscaler first).
     mod="$(go env GOMODCACHE)/knative.dev/serving@$KNATIVE_SERVING_MODULE_VERSION"
-    mkdir -p "$out/bin/knative-serving-crds"
+    mkdir -p "$out/bin/knative-serving-crds" "$out/bin/knative-serving-config"
     cp "$mod"/config/core/300-resources/*.yaml "$out/bin/knative-serving-crds/"
-    chmod u+w "$out"/bin/knative-serving-crds/*
+    cp "$mod"/config/core/configmaps/autoscaler.yaml "$out/bin/knative-serving-config/"
+    chmod u+w "$out"/bin/knative-serving-crds/* "$out"/bin/knative-serving-config/*
   )
 }
 
