@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pulumi
 import pytest
@@ -345,17 +345,25 @@ def vllm_metric_families(vllm_python: str) -> set[str]:
     return set(re.findall(r'name\s*=\s*"(vllm:[a-z_]+)"', source))
 
 
+def running(component: Any, what: str) -> Iterator[Any]:
+    """Start a local component (cluster, controller, server) for a fixture and stop it afterwards;
+    a component that does not start fails the test with its own message (name and log tail)."""
+    from localcp.process import ProcessError
+
+    try:
+        component.start()
+    except (ClusterError, ProcessError, ToolchainError, FileNotFoundError) as err:
+        pytest.fail(f"{what} did not start: {err}")
+    try:
+        yield component
+    finally:
+        component.stop()
+
+
 @pytest.fixture(scope="module")
 def local_cluster(tmp_path_factory: pytest.TempPathFactory):
     """A local control plane for one test module (its own state dir, stopped by PID afterwards)."""
-    try:
-        cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
-    except (ClusterError, ToolchainError) as err:
-        pytest.fail(str(err))
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from running(LocalCluster(tmp_path_factory.mktemp("cluster")), "the local cluster")
 
 
 @pytest.fixture(scope="session")
@@ -399,15 +407,17 @@ def helm(tmp_path_factory: pytest.TempPathFactory) -> Helm:
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory):
     """A real Prometheus (the release kube-prometheus-stack runs) on 127.0.0.1 for one module."""
-    from localcp.process import ProcessError
     from localcp.prometheus import PrometheusServer
 
-    server = PrometheusServer(tmp_path_factory.mktemp("prometheus"))
-    try:
-        server.start()
-    except (ProcessError, ToolchainError) as err:
-        pytest.fail(str(err))
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(PrometheusServer(tmp_path_factory.mktemp("prometheus")), "Prometheus")
+
+
+@pytest.fixture(scope="module")
+def kserve_on(tmp_path_factory: pytest.TempPathFactory) -> Callable[[LocalCluster], Iterator[Any]]:
+    """The real KServe controller manager against a module's cluster: `yield from kserve_on(cluster)`."""
+    from localcp.kserve import KServeController
+
+    def _run(cluster: LocalCluster) -> Iterator[Any]:
+        return running(KServeController(cluster, tmp_path_factory.mktemp("kserve")), "KServe controller manager")
+
+    return _run

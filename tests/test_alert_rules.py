@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from localcp.toolchain import ToolchainError, bin_dir
-from conftest import REPO_ROOT, llamacpp_entry, objects_of, vllm_entry
+from conftest import llamacpp_entry, objects_of, vllm_entry
 
 NS = "llm-test"
 PROBES = {"periodSeconds": 10, "startupFailureThreshold": 6}  # 60 s start-up budget

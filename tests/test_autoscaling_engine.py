@@ -17,19 +17,18 @@ import httpx
 import pytest
 import yaml
 
-from conftest import llamacpp_entry, vllm_entry
+from conftest import llamacpp_entry, running, vllm_entry
 
 from infra.chart import render
 from infra.program import MODEL_NAMESPACE_LABELS
 from infra.planner import plan_stack
 from infra.stack import parse
-from localcp.cluster import ClusterError, LocalCluster
+from localcp.cluster import LocalCluster
 from localcp.keda import Keda
 from localcp.kserve import KServeController
 from localcp.process import ProcessError, listening_addresses
 from localcp.prometheus import PrometheusServer
 from localcp.scrape import scrape_jobs
-from localcp.toolchain import ToolchainError
 from smoke.fake_server import FakeServer
 
 pytestmark = pytest.mark.engine
@@ -40,27 +39,12 @@ CLIENTS = 6  # concurrent streams against one slot: about five requests always d
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    try:
-        local = LocalCluster(tmp_path_factory.mktemp("scale-cluster"), hpa_sync_period="3s").start()
-    except (ClusterError, ToolchainError) as err:
-        pytest.fail(str(err))
-    try:
-        yield local
-    finally:
-        local.stop()
+    yield from running(LocalCluster(tmp_path_factory.mktemp("scale-cluster"), hpa_sync_period="3s"), "the local cluster")
 
 
 @pytest.fixture(scope="module")
 def keda(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keda]:
-    operator = Keda(cluster, tmp_path_factory.mktemp("keda"))
-    try:
-        operator.start()
-    except (ProcessError, ToolchainError) as err:
-        pytest.fail(str(err))
-    try:
-        yield operator
-    finally:
-        operator.stop()
+    yield from running(Keda(cluster, tmp_path_factory.mktemp("keda")), "KEDA")
 
 
 @pytest.fixture(scope="module")
@@ -88,16 +72,8 @@ def model_objects(prometheus_url: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def kserve(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KServeController]:
-    controller = KServeController(cluster, tmp_path_factory.mktemp("kserve"))
-    try:
-        controller.start()
-    except (ProcessError, ToolchainError) as err:
-        pytest.fail(f"KServe controller manager did not start: {err}")
-    try:
-        yield controller
-    finally:
-        controller.stop()
+def kserve(cluster: LocalCluster, kserve_on) -> Iterator[KServeController]:
+    yield from kserve_on(cluster)
 
 
 @pytest.fixture(scope="module")

@@ -12,19 +12,18 @@ import json
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, running
 
 from infra.chart import render
 from infra.planner import plan_stack
 from infra.platform_config import KNATIVE_FEATURES
 from infra.program import MODEL_NAMESPACE_LABELS
 from infra.stack import load_stack_file
-from localcp.cluster import ClusterError, LocalCluster
+from localcp.cluster import LocalCluster
 from localcp.kserve import KServeController
-from localcp.process import ProcessError
 from localcp.toolchain import ToolchainError, bin_dir
 
 pytestmark = pytest.mark.engine
@@ -44,31 +43,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, knative_bin: Path):
     """A local cluster with the platform CRDs, Knative Serving's, and its config-autoscaler (what
     the Knative operator installs; applied before KServe starts: its manager enables Knative mode
     only when the Service CRD exists, and reads config-autoscaler for every Knative-mode model)."""
-    try:
-        local = LocalCluster(tmp_path_factory.mktemp("knative-cluster")).start()
-    except (ClusterError, ToolchainError) as err:
-        pytest.fail(str(err))
-    try:
+    for local in running(LocalCluster(tmp_path_factory.mktemp("knative-cluster")), "the local cluster"):
         local.apply_dir((knative_bin / "knative-serving-crds").resolve(), field_manager="knative-operator")
         local.wait_crds_established(60)
         local.kubectl("create", "namespace", "knative-serving")
         local.apply_dir((knative_bin / "knative-serving-config").resolve(), field_manager="knative-operator")
         yield local
-    finally:
-        local.stop()
 
 
 @pytest.fixture(scope="module")
-def kserve(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory):
-    controller = KServeController(cluster, tmp_path_factory.mktemp("kserve"))
-    try:
-        controller.start()
-    except (ProcessError, ToolchainError) as err:
-        pytest.fail(f"KServe controller manager did not start: {err}")
-    try:
-        yield controller
-    finally:
-        controller.stop()
+def kserve(cluster: LocalCluster, kserve_on) -> Iterator[KServeController]:
+    yield from kserve_on(cluster)
 
 
 @pytest.fixture(scope="module")

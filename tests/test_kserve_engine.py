@@ -17,9 +17,6 @@ from infra.chart import render
 from infra.planner import plan_stack
 from infra.program import MODEL_NAMESPACE_LABELS
 from infra.stack import load_stack_file
-from localcp.kserve import KServeController
-from localcp.process import ProcessError
-from localcp.toolchain import ToolchainError
 
 pytestmark = pytest.mark.engine
 STACKS = [*STACK_FILES, REPO_ROOT / "tests" / "fixtures" / "stacks" / "Pulumi.e2e.yaml"]
@@ -27,14 +24,8 @@ READY_TIMEOUT = 120
 
 
 @pytest.fixture(scope="module")
-def kserve(local_cluster, tmp_path_factory):
-    controller = KServeController(local_cluster, tmp_path_factory.mktemp("kserve"))
-    try:
-        controller.start()
-    except (ProcessError, ToolchainError, FileNotFoundError) as err:
-        pytest.fail(f"KServe controller manager did not start: {err}")
-    yield controller
-    controller.stop()
+def kserve(local_cluster, kserve_on):
+    yield from kserve_on(local_cluster)
 
 
 @pytest.fixture(scope="module")
