@@ -36,7 +36,8 @@ def render_chart(chart: str, version: str, values: dict, *, release: str, namesp
     import helm_python as helm
 
     rendered = helm.Chart.load(str(chart_archive(chart, version))).render(values, name=release, namespace=namespace, is_install=True)
-    return [d for text in rendered.values() for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind")]
+    texts = [text for path, text in rendered.items() if path.endswith((".yaml", ".yml"))]  # not NOTES.txt
+    return [d for text in texts for d in yaml.safe_load_all(text) if isinstance(d, dict) and d.get("kind")]
 
 
 class ChartMirror:

@@ -35,9 +35,9 @@ EXTERNAL_METRICS = "v1beta1.external.metrics.k8s.io"
 
 
 def keda_chart_version() -> str:
-    from infra.versions import CHARTS
+    from infra.versions import PLATFORM_CHARTS
 
-    return CHARTS["keda"].version
+    return PLATFORM_CHARTS["keda"].version
 
 
 class Keda:
