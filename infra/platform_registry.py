@@ -69,13 +69,12 @@ def _knative_operator(registry: str) -> dict[str, Any]:
 
 
 def _keda_http(registry: str) -> dict[str, Any]:
-    """keda-add-ons-http values.yaml 0.11.0 `images` (0.11.0 still runs kube-rbac-proxy)."""
+    """keda-add-ons-http values.yaml 0.12.0 `images` (0.12.0 no longer runs kube-rbac-proxy)."""
     return {
         "images": {
             "operator": f"{registry}/kedacore/http-add-on-operator",
             "interceptor": f"{registry}/kedacore/http-add-on-interceptor",
             "scaler": f"{registry}/kedacore/http-add-on-scaler",
-            "kubeRbacProxy": {"name": f"{registry}/kubebuilder/kube-rbac-proxy"},
         }
     }
 

@@ -66,7 +66,9 @@ PLATFORM_CHARTS: dict[str, ChartPin] = {
     # no chart named `kserve` exists at v0.20.0.
     "kserve-resources": ChartPin("kserve-resources", KSERVE_VERSION, "oci://ghcr.io/kserve/charts"),
     "keda": ChartPin("keda", "2.20.2", "https://kedacore.github.io/charts"),
-    "keda-add-ons-http": ChartPin("keda-add-ons-http", "0.11.0", "https://kedacore.github.io/charts"),
+    # 0.12.0: HTTPScaledObject's skip-scaledobject-creation annotation lets the model's own
+    # ScaledObject carry the add-on's external-push trigger next to the queue trigger.
+    "keda-add-ons-http": ChartPin("keda-add-ons-http", "0.12.0", "https://kedacore.github.io/charts"),
     # 88.5.3: the newest release on the 88.x line that ships prometheus-operator v0.93 (CRDs the
     # tests validate against); 90.2.0 was pinned before but could not be obtained to verify.
     "kube-prometheus-stack": ChartPin(
