@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from infra.config_base import Strict
+from infra.parameters import count_parameters
 
 
 class Architecture(Strict):
@@ -24,10 +25,15 @@ class Architecture(Strict):
     intermediate_size: int = Field(ge=1)
     num_parameters: int = Field(ge=1)
     """Total parameter count (for MoE models: all experts, as they all sit in GPU memory)."""
+    num_experts: int = Field(default=0, ge=0)
+    """Routed experts per MoE layer (0: dense). With tensor parallelism vLLM splits every expert
+    across the ranks (FusedMoE), so expert weights shard like the rest; the router and norms are
+    replicated (a few MB)."""
     max_position_embeddings: int = Field(ge=1)
     rope_scaling_factor: float = Field(default=1.0, ge=1)
-    """RoPE scaling (YaRN, linear, dynamic) the checkpoint's config.json declares: the context vLLM
-    allows is max_position_embeddings x this (vLLM's _get_and_verify_max_len)."""
+    """The context vLLM allows is max_position_embeddings x this (vLLM's _get_and_verify_max_len):
+    a linear or dynamic RoPE scaling factor. YaRN and Llama 3 scaling already show in
+    max_position_embeddings and count 1 here (rope_scaling_factor())."""
     tie_word_embeddings: bool = False
     attention: Literal["full", "mla", "hybrid"] = "full"
     """full: every layer caches K and V; mla: one compressed latent per token and layer;
@@ -61,27 +67,34 @@ class Architecture(Strict):
         return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
 
 
-def estimate_parameters(c: dict[str, Any], hidden: int, heads: int, kv_heads: int, head_dim: int) -> int:
-    """Dense decoder parameter count from config.json dimensions (attention + gated MLP + norms)."""
-    layers, inter, vocab = c["num_hidden_layers"], c["intermediate_size"], c["vocab_size"]
-    attention = hidden * heads * head_dim * 2 + hidden * kv_heads * head_dim * 2
-    mlp = 3 * hidden * inter
-    embeddings = vocab * hidden * (1 if c.get("tie_word_embeddings") else 2)
-    return layers * (attention + mlp + 2 * hidden) + embeddings + hidden
+# vllm/config/model.py _get_and_verify_max_len (vLLM 0.33): a RoPE scaling factor multiplies
+# max_position_embeddings, except for these types, whose max_position_embeddings is already the
+# scaled length (YaRN as Transformers' _compute_yarn_parameters assumes, Llama 3's scaling), and
+# for Gemma 3, whose 128K is already scaled.
+UNSCALED_ROPE_TYPES = ("su", "longrope", "llama3", "yarn", "deepseek_yarn", "deepseek_llama_scaling")
+
+
+def rope_scaling_factor(c: dict[str, Any]) -> float:
+    """The factor vLLM applies to max_position_embeddings for this config (1.0 when none)."""
+    rope = c.get("rope_parameters") or c.get("rope_scaling") or {}
+    rope_type = rope.get("rope_type") or rope.get("type") or "default"
+    if "gemma3" in str(c.get("model_type", "")) or rope_type in UNSCALED_ROPE_TYPES:
+        return 1.0
+    return float(rope.get("factor") or 1.0)
 
 
 def from_hf_config(path: Path) -> Architecture:
-    """Read a Hugging Face config.json. MoE configs must state numParameters explicitly."""
+    """Read a Hugging Face config.json, dense or mixture-of-experts (infra/parameters.py counts
+    the parameters the way each family lays them out)."""
     c = json.loads(path.read_text())
     c = c.get("text_config", c)  # multimodal wrappers keep the language model here
     hidden, heads = c["hidden_size"], c["num_attention_heads"]
     kv_heads = c.get("num_key_value_heads") or heads
     head_dim = c.get("head_dim") or hidden // heads
-    if any(k in c for k in ("num_experts", "n_routed_experts", "num_local_experts")):
-        raise ValueError(f"{path}: mixture-of-experts config; give an architecture block with numParameters")
     layer_types = c.get("layer_types") or []
     sliding_layers = sum(1 for t in layer_types if t == "sliding_attention")
     mla = "kv_lora_rank" in c and c.get("kv_lora_rank")
+    count = count_parameters(c)
     return Architecture(
         num_layers=c["num_hidden_layers"],
         hidden_size=hidden,
@@ -89,10 +102,11 @@ def from_hf_config(path: Path) -> Architecture:
         num_kv_heads=kv_heads,
         head_dim=head_dim,
         vocab_size=c["vocab_size"],
-        intermediate_size=c["intermediate_size"],
-        num_parameters=estimate_parameters(c, hidden, heads, kv_heads, head_dim),
+        intermediate_size=c.get("moe_intermediate_size") or c["intermediate_size"],
+        num_parameters=count.total,
+        num_experts=count.experts,
         max_position_embeddings=c.get("max_position_embeddings", 0) or 1,
-        rope_scaling_factor=float((c.get("rope_scaling") or {}).get("factor") or 1.0),
+        rope_scaling_factor=rope_scaling_factor(c),
         tie_word_embeddings=bool(c.get("tie_word_embeddings", False)),
         attention="mla" if mla else ("hybrid" if sliding_layers and c.get("sliding_window") else "full"),
         kv_lora_rank=c.get("kv_lora_rank") if mla else None,

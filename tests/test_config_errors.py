@@ -214,16 +214,27 @@ def test_max_model_len_beyond_the_model_context_is_refused_with_both_numbers() -
     assert "RoPE scaling" in line
 
 
-def test_rope_scaling_extends_the_context_deliberately(tmp_path: Path) -> None:
+def _context_of(tmp_path: Path, rope_scaling: dict, max_position_embeddings: int = 32768) -> int:
     import json
 
     from infra.architecture import from_hf_config
 
-    config = {"architectures": ["Qwen3ForCausalLM"], "num_hidden_layers": 36, "hidden_size": 4096, "num_attention_heads": 32,
-              "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936, "intermediate_size": 12288,
-              "max_position_embeddings": 32768, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}  # fmt: skip
+    config = {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "num_hidden_layers": 36, "hidden_size": 4096,
+              "num_attention_heads": 32, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
+              "intermediate_size": 12288, "max_position_embeddings": max_position_embeddings, "rope_scaling": rope_scaling}  # fmt: skip
     (tmp_path / "config.json").write_text(json.dumps(config))
-    assert from_hf_config(tmp_path / "config.json").context_length == 131072
+    return from_hf_config(tmp_path / "config.json").context_length
+
+
+def test_linear_rope_scaling_extends_the_context_deliberately(tmp_path: Path) -> None:
+    assert _context_of(tmp_path, {"rope_type": "linear", "factor": 4.0}) == 131072
+
+
+def test_yarn_context_is_max_position_embeddings_as_vllm_reads_it(tmp_path: Path) -> None:
+    """vLLM 0.33 _get_and_verify_max_len applies no factor for yarn/llama3/longrope: their
+    max_position_embeddings is already the scaled length (extend it there, e.g. hf_overrides)."""
+    assert _context_of(tmp_path, {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}) == 32768
+    assert _context_of(tmp_path, {"rope_type": "yarn", "factor": 4.0}, max_position_embeddings=131072) == 131072
 
 
 def test_gguf_type_contradicting_the_file_name_is_refused() -> None:

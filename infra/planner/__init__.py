@@ -102,8 +102,9 @@ def check_context(model: VllmModel, arch: Architecture, where: str) -> None:
         raise ConfigError([
             f"{where}.maxModelLen: {model.max_model_len} tokens exceeds the model's context of {arch.context_length} tokens "
             f"(max_position_embeddings {arch.max_position_embeddings}{scaled}); vLLM refuses to start with it. Lower "
-            "maxModelLen, or, if the model supports RoPE scaling (e.g. YaRN), extend it deliberately: give an "
-            "architecture (ropeScalingFactor) or hfConfig (rope_scaling.factor) with the factor you validated, got "
+            "maxModelLen, or, if the model supports RoPE scaling, extend it deliberately: give an architecture "
+            "(ropeScalingFactor) or an hfConfig whose rope_scaling factor (linear) or max_position_embeddings (YaRN, "
+            "which vLLM does not multiply) is the length you validated, got "
             f"{model.max_model_len}"
         ])  # fmt: skip
 

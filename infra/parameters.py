@@ -1,0 +1,105 @@
+"""Parameter counts of decoder-only transformers from their Hugging Face config.json, dense and
+mixture-of-experts, as the checkpoints lay the weights out (the modeling files of each family in
+Transformers / vLLM 0.33: llama, mistral, qwen2, qwen3, qwen2_moe, qwen3_moe, mixtral,
+deepseek_v2/v3, gpt_oss).
+
+Field names as each family spells them: experts `num_local_experts` (Mixtral, gpt-oss),
+`num_experts` (Qwen MoE), `n_routed_experts` (DeepSeek); expert width `moe_intermediate_size`
+(else `intermediate_size`); shared experts `n_shared_experts` (DeepSeek, at the expert width) or
+`shared_expert_intermediate_size` with a 1-wide gate (Qwen2-MoE); which layers are MoE:
+`first_k_dense_replace` + `moe_layer_freq` (DeepSeek), `mlp_only_layers` + `decoder_sparse_step`
+(Qwen), every layer otherwise. DeepSeek's multi-token-prediction layers (`num_nextn_predict_layers`)
+are not counted: vLLM serves the main model without them and the published totals exclude them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+EXPERT_KEYS = ("num_local_experts", "num_experts", "n_routed_experts")
+
+
+@dataclass(frozen=True)
+class ParameterCount:
+    total: int
+    active: int
+    """Per token: attention, dense MLPs, shared experts and the top-k routed experts."""
+    experts: int = 0
+    """Routed experts per MoE layer (0 for dense models)."""
+    moe_layers: int = 0
+
+
+class ConfigFieldError(ValueError):
+    """A config.json lacks a field the count needs (the message names it)."""
+
+
+def _need(c: dict[str, Any], key: str) -> Any:
+    if c.get(key) is None:
+        raise ConfigFieldError(f"config.json has no {key!r} (model_type {c.get('model_type', 'unknown')!r})")
+    return c[key]
+
+
+def num_experts(c: dict[str, Any]) -> int:
+    return next((int(c[k]) for k in EXPERT_KEYS if c.get(k)), 0)
+
+
+def _attention(c: dict[str, Any], hidden: int) -> int:
+    heads = _need(c, "num_attention_heads")
+    model_type = str(c.get("model_type", ""))
+    if c.get("kv_lora_rank"):  # MLA (DeepSeek-V2/V3): low-rank query and compressed KV latent
+        nope, rope, v = _need(c, "qk_nope_head_dim"), _need(c, "qk_rope_head_dim"), _need(c, "v_head_dim")
+        q_rank, kv_rank = c.get("q_lora_rank"), c["kv_lora_rank"]
+        q = hidden * heads * (nope + rope) if not q_rank else hidden * q_rank + q_rank + q_rank * heads * (nope + rope)
+        kv = hidden * (kv_rank + rope) + kv_rank + kv_rank * heads * (nope + v)
+        return q + kv + heads * v * hidden
+    kv_heads = c.get("num_key_value_heads") or heads
+    head_dim = c.get("head_dim") or hidden // heads
+    q_out, kv_out = heads * head_dim, kv_heads * head_dim
+    params = hidden * q_out + 2 * hidden * kv_out + q_out * hidden
+    if c.get("attention_bias") or model_type in ("qwen2", "qwen2_moe"):  # Qwen2 always biases q, k, v
+        params += q_out + 2 * kv_out + (hidden if c.get("attention_bias") else 0)
+    if model_type.startswith("qwen3"):
+        params += 2 * head_dim  # q_norm and k_norm
+    if model_type == "gpt_oss":
+        params += heads  # attention sinks
+    return params
+
+
+def _mlp(hidden: int, width: int, bias: bool) -> int:
+    """Gated MLP: gate and up (hidden -> width), down (width -> hidden)."""
+    return 3 * hidden * width + ((2 * width + hidden) if bias else 0)
+
+
+def _is_moe_layer(c: dict[str, Any], i: int) -> bool:
+    if "first_k_dense_replace" in c or "moe_layer_freq" in c:  # DeepSeek
+        return i >= int(c.get("first_k_dense_replace") or 0) and i % int(c.get("moe_layer_freq") or 1) == 0
+    if i in (c.get("mlp_only_layers") or []):  # Qwen MoE
+        return False
+    return (i + 1) % int(c.get("decoder_sparse_step") or 1) == 0
+
+
+def count_parameters(c: dict[str, Any]) -> ParameterCount:
+    """Total and active parameters of the language model `c` describes (text_config for wrappers)."""
+    c = c.get("text_config", c)
+    hidden, layers, vocab = _need(c, "hidden_size"), _need(c, "num_hidden_layers"), _need(c, "vocab_size")
+    experts = num_experts(c)
+    gpt_oss = c.get("model_type") == "gpt_oss"
+    attention = _attention(c, hidden) + 2 * hidden  # + the two RMSNorms of the layer
+    total = active = vocab * hidden * (1 if c.get("tie_word_embeddings") else 2) + hidden  # + final norm
+    moe_layers = sum(1 for i in range(layers) if experts and _is_moe_layer(c, i))
+    if layers - moe_layers:
+        dense = _mlp(hidden, _need(c, "intermediate_size"), bool(c.get("mlp_bias")))
+        total += (layers - moe_layers) * (attention + dense)
+        active += (layers - moe_layers) * (attention + dense)
+    if moe_layers:
+        width = c.get("moe_intermediate_size") or _need(c, "intermediate_size")
+        expert = _mlp(hidden, width, gpt_oss)
+        router = hidden * experts + (experts if gpt_oss or c.get("n_routed_experts") else 0)  # gpt-oss bias, DeepSeek correction bias
+        shared = int(c.get("n_shared_experts") or 0) * _mlp(hidden, width, False)
+        if c.get("shared_expert_intermediate_size"):
+            shared += _mlp(hidden, c["shared_expert_intermediate_size"], False) + hidden  # + its sigmoid gate
+        top_k = int(_need(c, "num_experts_per_tok"))
+        total += moe_layers * (attention + experts * expert + router + shared)
+        active += moe_layers * (attention + top_k * expert + router + shared)
+    return ParameterCount(total=total, active=active, experts=experts, moe_layers=moe_layers)

@@ -1,0 +1,84 @@
+"""The planner reads the configs people deploy now, mixture-of-experts included, straight from
+config.json (tests/fixtures/hf-configs: the fields of each model's published config.json).
+Parameter counts are checked against the totals the model cards publish; KV figures by hand."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+from infra.architecture import from_hf_config
+from infra.planner.catalog import GIB
+
+CONFIGS = REPO_ROOT / "tests" / "fixtures" / "hf-configs"
+
+# Total parameters as each model card (or its release post) states them.
+PUBLISHED_TOTALS = {
+    "Llama-3.1-8B-Instruct": 8.03e9,  # Hugging Face model card: 8.03B params
+    "Mistral-7B-v0.1": 7.24e9,  # Hugging Face model card: 7.24B params
+    "Qwen2.5-7B-Instruct": 7.61e9,  # model card: "Number of Parameters: 7.61B"
+    "Mixtral-8x7B-Instruct-v0.1": 46.7e9,  # Mistral release post: 46.7B total, 12.9B per token
+    "Mixtral-8x22B-Instruct-v0.1": 141e9,  # Mistral release post: 141B total, 39B active
+    "Qwen3-30B-A3B": 30.5e9,  # model card: 30.5B total, 3.3B activated
+    "Qwen3-235B-A22B": 235e9,  # model card: 235B total, 22B activated
+    "DeepSeek-V3": 671e9,  # model card: 671B total (685B with the 14B MTP module), 37B activated
+    "gpt-oss-120b": 116.83e9,  # OpenAI gpt-oss model card, table 1: 116.83B total
+    "gpt-oss-20b": 20.91e9,  # OpenAI gpt-oss model card, table 1: 20.91B total
+}
+
+
+@pytest.mark.parametrize("model", sorted(PUBLISHED_TOTALS))
+def test_parameter_count_matches_the_model_card_within_1_percent(model: str) -> None:
+    counted = from_hf_config(CONFIGS / f"{model}.json").num_parameters
+    assert counted == pytest.approx(PUBLISHED_TOTALS[model], rel=0.01), f"{model}: counted {counted / 1e9:.2f}B"
+
+
+def test_every_fixture_has_a_published_total() -> None:
+    assert sorted(p.stem for p in CONFIGS.glob("*.json")) == sorted(PUBLISHED_TOTALS)
+    assert sum(1 for m in PUBLISHED_TOTALS if from_hf_config(CONFIGS / f"{m}.json").num_experts) >= 6
+
+
+def _plan(config: str, *args: str) -> dict:
+    result = subprocess.run([sys.executable, "-m", "infra", "plan", "--hf-config", str(CONFIGS / f"{config}.json"), *args, "--json"],
+                            capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def test_measured_kv_budget_plans_mixtral_under_tensor_parallel() -> None:
+    """8 KV heads over TP 2: 4 per GPU x 128 dims x K and V x 2 bytes x 32 layers = 65,536 B per token;
+    20 GiB / (16 tokens x 65,536 B) = 20,480 blocks = 327,680 tokens = 10 requests of 32,768."""
+    plan = _plan("Mixtral-8x7B-Instruct-v0.1", "--gpu-memory-gib", "79.65", "--max-model-len", "32768",
+                 "--tensor-parallel-size", "2", "--available-kv-gib", "20")  # fmt: skip
+    assert plan["kv_bytes_per_token"] == 65_536 and plan["num_blocks"] == 20_480
+    assert plan["kv_cache_tokens"] == 327_680 and plan["max_concurrency"] == pytest.approx(10.0) and plan["fits"]
+
+
+def test_measured_kv_budget_plans_deepseek_v3_mla() -> None:
+    """MLA caches one latent per token and layer, whole on every rank: (512 + 64) x 2 B x 61 layers
+    = 70,272 B; 40 GiB / (16 x 70,272 B) = 38,199 blocks; 2,048 blocks per 32,768-token request."""
+    plan = _plan("DeepSeek-V3", "--gpu-memory-gib", "139.8", "--max-model-len", "32768", "--tensor-parallel-size", "8",
+                 "--available-kv-gib", "40")  # fmt: skip
+    assert plan["kv_bytes_per_token"] == 70_272 and plan["num_blocks"] == int(40 * GIB // (16 * 70_272)) == 38_199
+    assert plan["kv_cache_tokens"] == 38_199 * 16 and plan["max_concurrency"] == pytest.approx(38_199 / 2048, rel=1e-3)
+
+
+@pytest.mark.parametrize("model", sorted(PUBLISHED_TOTALS))
+def test_measured_kv_budget_plans_every_readable_config(model: str) -> None:
+    plan = _plan(model, "--gpu-memory-gib", "79.65", "--max-model-len", "8192", "--available-kv-gib", "10")
+    assert plan["kv_cache_tokens"] > 0 and plan["num_blocks"] > 0 and "fits" in plan
+
+
+def test_config_missing_a_field_names_it_and_the_model(tmp_path: Path) -> None:
+    config = json.loads((CONFIGS / "Qwen3-30B-A3B.json").read_text())
+    del config["num_experts_per_tok"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = subprocess.run([sys.executable, "-m", "infra", "plan", "--hf-config", str(tmp_path / "config.json"),
+                             "--gpu-memory-gib", "79.65", "--max-model-len", "8192"], capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
+    assert result.returncode != 0
+    assert "config.json has no 'num_experts_per_tok' (model_type 'qwen3_moe')" in result.stderr
