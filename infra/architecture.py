@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from infra.config_base import Strict
+from infra.checkpoint import checkpoint_bytes
 from infra.parameters import count_parameters
 
 
@@ -25,6 +26,10 @@ class Architecture(Strict):
     intermediate_size: int = Field(ge=1)
     num_parameters: int = Field(ge=1)
     """Total parameter count (for MoE models: all experts, as they all sit in GPU memory)."""
+    checkpoint_weight_bytes: int | None = Field(default=None, ge=1)
+    """Bytes of all weights as a quantized checkpoint stores them (from config.json's
+    quantization_config, infra/checkpoint.py); when set, the plan loads this, split over the
+    tensor-parallel ranks, instead of deriving it from numParameters and `quantization`."""
     num_experts: int = Field(default=0, ge=0)
     """Routed experts per MoE layer (0: dense). With tensor parallelism vLLM splits every expert
     across the ranks (FusedMoE), so expert weights shard like the rest; the router and norms are
@@ -86,8 +91,9 @@ def rope_scaling_factor(c: dict[str, Any]) -> float:
 def from_hf_config(path: Path) -> Architecture:
     """Read a Hugging Face config.json, dense or mixture-of-experts (infra/parameters.py counts
     the parameters the way each family lays them out)."""
-    c = json.loads(path.read_text())
-    c = c.get("text_config", c)  # multimodal wrappers keep the language model here
+    top = json.loads(path.read_text())
+    c = top.get("text_config", top)  # multimodal wrappers keep the language model here
+    quantization = top.get("quantization_config") or c.get("quantization_config")
     hidden, heads = c["hidden_size"], c["num_attention_heads"]
     kv_heads = c.get("num_key_value_heads") or heads
     head_dim = c.get("head_dim") or hidden // heads
@@ -104,6 +110,7 @@ def from_hf_config(path: Path) -> Architecture:
         vocab_size=c["vocab_size"],
         intermediate_size=c.get("moe_intermediate_size") or c["intermediate_size"],
         num_parameters=count.total,
+        checkpoint_weight_bytes=checkpoint_bytes(count, quantization) if quantization else None,
         num_experts=count.experts,
         max_position_embeddings=c.get("max_position_embeddings", 0) or 1,
         rope_scaling_factor=rope_scaling_factor(c),

@@ -28,6 +28,17 @@ class ParameterCount:
     experts: int = 0
     """Routed experts per MoE layer (0 for dense models)."""
     moe_layers: int = 0
+    embedding: int = 0
+    """Input embedding and LM head (once when tied): kept in 16 bits by every quantized format here."""
+    expert_weights: int = 0
+    """Routed experts' projection matrices (what MXFP4 checkpoints quantize)."""
+    linear_weights: int = 0
+    """Every other projection matrix: attention, dense MLPs, shared experts (quantized by FP8/AWQ/GPTQ)."""
+
+    @property
+    def unquantized(self) -> int:
+        """Norms, biases, routers, attention sinks: stored in 16 bits or more."""
+        return self.total - self.embedding - self.expert_weights - self.linear_weights
 
 
 class ConfigFieldError(ValueError):
@@ -44,7 +55,31 @@ def num_experts(c: dict[str, Any]) -> int:
     return next((int(c[k]) for k in EXPERT_KEYS if c.get(k)), 0)
 
 
-def _attention(c: dict[str, Any], hidden: int) -> int:
+def _attention(c: dict[str, Any], hidden: int) -> tuple[int, int]:
+    """(all attention parameters, those in projection matrices)."""
+    total = _attention_all(c, hidden)
+    return total, total - _attention_small(c, hidden)
+
+
+def _attention_small(c: dict[str, Any], hidden: int) -> int:
+    """Norms, biases and sinks inside the attention block."""
+    heads = c["num_attention_heads"]
+    model_type = str(c.get("model_type", ""))
+    if c.get("kv_lora_rank"):
+        return (c.get("q_lora_rank") or 0) + c["kv_lora_rank"]
+    kv_heads = c.get("num_key_value_heads") or heads
+    head_dim = c.get("head_dim") or hidden // heads
+    small = 0
+    if c.get("attention_bias") or model_type in ("qwen2", "qwen2_moe"):
+        small += heads * head_dim + 2 * kv_heads * head_dim + (hidden if c.get("attention_bias") else 0)
+    if model_type.startswith("qwen3"):
+        small += 2 * head_dim
+    if model_type == "gpt_oss":
+        small += heads
+    return small
+
+
+def _attention_all(c: dict[str, Any], hidden: int) -> int:
     heads = _need(c, "num_attention_heads")
     model_type = str(c.get("model_type", ""))
     if c.get("kv_lora_rank"):  # MLA (DeepSeek-V2/V3): low-rank query and compressed KV latent
@@ -85,21 +120,31 @@ def count_parameters(c: dict[str, Any]) -> ParameterCount:
     hidden, layers, vocab = _need(c, "hidden_size"), _need(c, "num_hidden_layers"), _need(c, "vocab_size")
     experts = num_experts(c)
     gpt_oss = c.get("model_type") == "gpt_oss"
-    attention = _attention(c, hidden) + 2 * hidden  # + the two RMSNorms of the layer
-    total = active = vocab * hidden * (1 if c.get("tie_word_embeddings") else 2) + hidden  # + final norm
+    attention, attention_linear = _attention(c, hidden)
+    attention += 2 * hidden  # + the two RMSNorms of the layer
+    embedding = vocab * hidden * (1 if c.get("tie_word_embeddings") else 2)
+    total = active = embedding + hidden  # + final norm
+    linear = expert_weights = 0
     moe_layers = sum(1 for i in range(layers) if experts and _is_moe_layer(c, i))
-    if layers - moe_layers:
-        dense = _mlp(hidden, _need(c, "intermediate_size"), bool(c.get("mlp_bias")))
-        total += (layers - moe_layers) * (attention + dense)
-        active += (layers - moe_layers) * (attention + dense)
+    dense_layers = layers - moe_layers
+    if dense_layers:
+        width, bias = _need(c, "intermediate_size"), bool(c.get("mlp_bias"))
+        total += dense_layers * (attention + _mlp(hidden, width, bias))
+        active += dense_layers * (attention + _mlp(hidden, width, bias))
+        linear += dense_layers * (attention_linear + _mlp(hidden, width, False))
     if moe_layers:
         width = c.get("moe_intermediate_size") or _need(c, "intermediate_size")
         expert = _mlp(hidden, width, gpt_oss)
         router = hidden * experts + (experts if gpt_oss or c.get("n_routed_experts") else 0)  # gpt-oss bias, DeepSeek correction bias
         shared = int(c.get("n_shared_experts") or 0) * _mlp(hidden, width, False)
+        shared_gate = 0
         if c.get("shared_expert_intermediate_size"):
-            shared += _mlp(hidden, c["shared_expert_intermediate_size"], False) + hidden  # + its sigmoid gate
+            shared += _mlp(hidden, c["shared_expert_intermediate_size"], False)
+            shared_gate = hidden  # its sigmoid gate
         top_k = int(_need(c, "num_experts_per_tok"))
-        total += moe_layers * (attention + experts * expert + router + shared)
-        active += moe_layers * (attention + top_k * expert + router + shared)
-    return ParameterCount(total=total, active=active, experts=experts, moe_layers=moe_layers)
+        total += moe_layers * (attention + experts * expert + router + shared + shared_gate)
+        active += moe_layers * (attention + top_k * expert + router + shared + shared_gate)
+        linear += moe_layers * (attention_linear + shared)
+        expert_weights = moe_layers * experts * _mlp(hidden, width, False)
+    return ParameterCount(total=total, active=active, experts=experts, moe_layers=moe_layers, embedding=embedding,
+                          expert_weights=expert_weights, linear_weights=linear)  # fmt: skip

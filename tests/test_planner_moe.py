@@ -82,3 +82,57 @@ def test_config_missing_a_field_names_it_and_the_model(tmp_path: Path) -> None:
                              "--gpu-memory-gib", "79.65", "--max-model-len", "8192"], capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
     assert result.returncode != 0
     assert "config.json has no 'num_experts_per_tok' (model_type 'qwen3_moe')" in result.stderr
+
+
+GIB_BYTES = 2**30
+
+
+def test_mxfp4_checkpoints_match_the_gpt_oss_model_card_sizes() -> None:
+    """OpenAI's gpt-oss model card, table 1: checkpoint size 60.8 GiB (120b) and 12.8 GiB (20b):
+    experts in MXFP4 (4 bits + an 8-bit scale per 32), the rest in BF16."""
+    assert from_hf_config(CONFIGS / "gpt-oss-120b.json").checkpoint_weight_bytes / GIB_BYTES == pytest.approx(60.8, abs=0.05)
+    assert from_hf_config(CONFIGS / "gpt-oss-20b.json").checkpoint_weight_bytes / GIB_BYTES == pytest.approx(12.8, abs=0.05)
+
+
+def test_fp8_block_checkpoint_bytes_by_hand() -> None:
+    """DeepSeek-V3: 653.909B expert + 15.157B other projection weights at 1 byte plus a float32 scale
+    per 128x128 block; 1.853B embedding/LM head + 0.107B norms/routers at 2 bytes."""
+    from infra.parameters import count_parameters
+
+    count = count_parameters(json.loads((CONFIGS / "DeepSeek-V3.json").read_text()))
+    quantized = count.expert_weights + count.linear_weights
+    assert (round(count.expert_weights / 1e6), round(count.linear_weights / 1e6)) == (653_909, 15_157)
+    expected = quantized * (1 + 4 / (128 * 128)) + (count.total - quantized) * 2
+    assert from_hf_config(CONFIGS / "DeepSeek-V3.json").checkpoint_weight_bytes == round(expected)
+    assert round(expected / 1e9, 1) == 673.2
+
+
+def test_awq_and_compressed_tensors_bytes_per_weight() -> None:
+    from infra.checkpoint import bytes_per_quantized_weight
+
+    assert bytes_per_quantized_weight({"quant_method": "awq", "bits": 4, "group_size": 128}) == 0.5 + 2.5 / 128
+    w8 = {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 8, "strategy": "channel"}}}}
+    w4 = {"quant_method": "compressed-tensors", "config_groups": {"group_0": {"weights": {"num_bits": 4, "strategy": "group", "group_size": 128}}}}
+    assert bytes_per_quantized_weight(w8) == 1 and bytes_per_quantized_weight(w4) == 0.5 + 2 / 128
+
+
+def test_unknown_checkpoint_format_is_refused_by_name(tmp_path: Path) -> None:
+    config = json.loads((CONFIGS / "Qwen3-30B-A3B.json").read_text())
+    config["quantization_config"] = {"quant_method": "hqq", "nbits": 4}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    result = subprocess.run([sys.executable, "-m", "infra", "plan", "--hf-config", str(tmp_path / "config.json"),
+                             "--gpu-memory-gib", "79.65", "--max-model-len", "8192"], capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
+    assert result.returncode != 0 and "quant_method 'hqq': the planner cannot size this checkpoint format" in result.stderr
+
+
+def test_gpt_oss_120b_fits_one_80gb_gpu_as_published() -> None:
+    """The model card: gpt-oss-120b runs on a single 80 GB GPU. Its MXFP4 weights load whole."""
+    plan = _plan("gpt-oss-120b", "--gpu-product", "NVIDIA-H100-80GB-HBM3", "--max-model-len", "8192")
+    assert plan["fits"] and plan["weights_gib"] == pytest.approx(60.77, abs=0.01)
+
+
+def test_moe_weights_shard_across_tensor_parallel_ranks() -> None:
+    one = _plan("Qwen3-235B-A22B", "--gpu-memory-gib", "139.8", "--max-model-len", "8192", "--tensor-parallel-size", "4")
+    two = _plan("Qwen3-235B-A22B", "--gpu-memory-gib", "139.8", "--max-model-len", "8192", "--tensor-parallel-size", "8")
+    assert one["weights_gib"] == pytest.approx(235.094e9 * 2 / 4 / GIB, rel=1e-3)
+    assert one["weights_gib"] == pytest.approx(2 * two["weights_gib"])

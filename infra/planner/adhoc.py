@@ -68,4 +68,6 @@ def model_plan(args: argparse.Namespace, plan: VllmPlan) -> ModelPlan:
     weights = plan.weights_gib * GIB * args.tensor_parallel_size
     seconds, threshold = startup_threshold(weights, PlannerSettings().vllm_warmup_seconds, Probes(), PlannerSettings())
     gpu = args.gpu_product or f"{args.gpu_memory_gib:g} GiB GPU"
-    return ModelPlan(args.model or Path(args.hf_config).parent.name or "model", "vllm", f"{args.tensor_parallel_size}x {gpu}", plan, seconds, threshold)
+    config = Path(args.hf_config or "")
+    name = args.model or (config.parent.name if config.name == "config.json" else config.stem) or "model"
+    return ModelPlan(name, "vllm", f"{args.tensor_parallel_size}x {gpu}", plan, seconds, threshold)

@@ -95,7 +95,11 @@ def kv_bytes_per_token_per_layer(arch: Architecture, tp: int, kv_cache_dtype: Kv
 
 def weights_bytes_per_gpu(arch: Architecture, quantization: Quantization, tp: int) -> float:
     """Weights are sharded across tensor-parallel ranks (embeddings vocab-parallel too).
-    Quantized checkpoints keep embeddings and LM head in 16 bits."""
+    Quantized checkpoints keep embeddings and LM head in 16 bits. A checkpoint whose config.json
+    declares its format (Architecture.checkpoint_weight_bytes) loads exactly that; with TP, vLLM
+    splits every expert across the ranks too (FusedMoE), only norms and routers are replicated."""
+    if arch.checkpoint_weight_bytes is not None:
+        return arch.checkpoint_weight_bytes / tp
     if quantization == "none":
         total = arch.num_parameters * 2.0
     else:
