@@ -1,5 +1,5 @@
 """The planner reads the configs people deploy now, mixture-of-experts included, straight from
-config.json (tests/fixtures/hf-configs: the fields of each model's published config.json).
+config.json (infra/planner/hf_configs: the fields of each model's published config.json, which the catalog also serves).
 Parameter counts are checked against the totals the model cards publish; KV figures by hand."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from conftest import REPO_ROOT
 from infra.architecture import from_hf_config
 from infra.planner.catalog import GIB
 
-CONFIGS = REPO_ROOT / "tests" / "fixtures" / "hf-configs"
+CONFIGS = REPO_ROOT / "infra" / "planner" / "hf_configs"
 
 # Total parameters as each model card (or its release post) states them.
 PUBLISHED_TOTALS = {
@@ -136,3 +136,13 @@ def test_moe_weights_shard_across_tensor_parallel_ranks() -> None:
     two = _plan("Qwen3-235B-A22B", "--gpu-memory-gib", "139.8", "--max-model-len", "8192", "--tensor-parallel-size", "8")
     assert one["weights_gib"] == pytest.approx(235.094e9 * 2 / 4 / GIB, rel=1e-3)
     assert one["weights_gib"] == pytest.approx(2 * two["weights_gib"])
+
+
+def test_moe_sources_plan_from_the_catalog_without_an_architecture_block() -> None:
+    from infra.planner import plan_stack
+    from infra.stack import parse
+
+    entry = {"name": "gpt-oss", "runtime": "vllm", "source": {"uri": "hf://openai/gpt-oss-120b"}, "maxModelLen": 8192,
+             "gpu": {"count": 1, "product": "NVIDIA-H100-80GB-HBM3"}}  # fmt: skip
+    [plan] = plan_stack(parse({"models": [entry]})).models
+    assert plan.plan.fits and plan.plan.weights_gib == pytest.approx(60.77, abs=0.01)

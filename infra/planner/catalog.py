@@ -10,10 +10,10 @@ architecture of the model they quantize.
 from __future__ import annotations
 
 import difflib
-
 from dataclasses import dataclass
+from pathlib import Path
 
-from infra.architecture import Architecture
+from infra.architecture import Architecture, from_hf_config
 
 GIB = 1024**3
 MIB = 1024**2
@@ -89,8 +89,26 @@ MODELS: dict[str, Architecture] = {
     ),
 }  # fmt: skip
 
+# Mixture-of-experts models, read from the config.json fields their repositories publish
+# (infra/planner/hf_configs/<file>.json; counts and checkpoint bytes by infra/parameters.py and
+# infra/checkpoint.py, checked against the model cards in tests/test_planner_moe.py). Only
+# repositories whose weights are exactly that checkpoint are mapped (FP8 re-quantizations differ).
+HF_CONFIG_DIR = Path(__file__).resolve().parent / "hf_configs"
+MOE_MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "mixtral-8x7b": ("Mixtral-8x7B-Instruct-v0.1", ("mistralai/Mixtral-8x7B-Instruct-v0.1", "mistralai/Mixtral-8x7B-v0.1")),
+    "mixtral-8x22b": ("Mixtral-8x22B-Instruct-v0.1", ("mistralai/Mixtral-8x22B-Instruct-v0.1",)),
+    "qwen3-30b-a3b": ("Qwen3-30B-A3B", ("Qwen/Qwen3-30B-A3B",)),
+    "qwen3-235b-a22b": ("Qwen3-235B-A22B", ("Qwen/Qwen3-235B-A22B",)),
+    # DeepSeek-R1 is DeepSeek-V3's architecture and FP8 checkpoint format.
+    "deepseek-v3": ("DeepSeek-V3", ("deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-V3-0324", "deepseek-ai/DeepSeek-R1")),
+    "gpt-oss-120b": ("gpt-oss-120b", ("openai/gpt-oss-120b",)),
+    "gpt-oss-20b": ("gpt-oss-20b", ("openai/gpt-oss-20b",)),
+}  # fmt: skip
+MODELS.update({key: from_hf_config(HF_CONFIG_DIR / f"{file}.json") for key, (file, _) in MOE_MODELS.items()})
+
 # Hugging Face repositories (as in `source.uri`, without hf://) -> architecture key.
 REPOSITORIES: dict[str, str] = {
+    **{repo: key for key, (_, repos) in MOE_MODELS.items() for repo in repos},
     "meta-llama/Llama-3.1-8B-Instruct": "llama-3.1-8b",
     "meta-llama/Llama-3.1-8B": "llama-3.1-8b",
     "hugging-quants/Meta-Llama-3.1-8B-Instruct-AWQ-INT4": "llama-3.1-8b",
