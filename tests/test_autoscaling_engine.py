@@ -120,6 +120,12 @@ def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
     pytest.fail(f"not reached within {timeout:.0f}s: {what}")
 
 
+def fallback_condition(cluster: LocalCluster) -> str | None:
+    """Status of the ScaledObject's Fallback condition (KEDA apis/keda/v1alpha1 ConditionFallback)."""
+    status = (cluster.get("scaledobject", MODEL, NAMESPACE) or {}).get("status", {})
+    return next((c["status"] for c in status.get("conditions") or [] if c["type"] == "Fallback"), None)
+
+
 def replicas(cluster: LocalCluster, deployment: str = MODEL) -> int:
     return (cluster.get("deployment", deployment, NAMESPACE) or {}).get("spec", {}).get("replicas", 0)
 
@@ -208,11 +214,7 @@ def test_fallback_keeps_the_replicas_when_prometheus_is_down(deployed: dict[str,
     prometheus.stop()
     started = time.monotonic()
 
-    def in_fallback() -> bool:
-        status = (cluster.get("scaledobject", MODEL, NAMESPACE) or {}).get("status", {})
-        return any(c["type"] == "Fallback" and c["status"] == "True" for c in status.get("conditions") or [])
-
-    wait_for(in_fallback, 120, f"ScaledObject {MODEL} condition Fallback=True with Prometheus stopped")
+    wait_for(lambda: fallback_condition(cluster) == "True", 120, f"ScaledObject {MODEL} condition Fallback=True with Prometheus stopped")
     print(f"fallback active after {time.monotonic() - started:.0f}s")
     held_until = time.monotonic() + 20  # several HPA syncs (3s) and scale-down steps (1s)
     while time.monotonic() < held_until:
@@ -225,11 +227,7 @@ def test_fallback_ends_when_prometheus_returns(deployed: dict[str, Any], cluster
     prometheus.start()
     started = time.monotonic()
 
-    def healthy() -> bool:
-        status = (cluster.get("scaledobject", MODEL, NAMESPACE) or {}).get("status", {})
-        return any(c["type"] == "Fallback" and c["status"] == "False" for c in status.get("conditions") or [])
-
-    wait_for(healthy, 120, f"ScaledObject {MODEL} condition Fallback=False with Prometheus back")
+    wait_for(lambda: fallback_condition(cluster) == "False", 120, f"ScaledObject {MODEL} condition Fallback=False with Prometheus back")
     print(f"reading the queue again after {time.monotonic() - started:.0f}s")
 
 
