@@ -78,7 +78,7 @@ schema: $(VENV)/.installed
 test: setup
 	$(VENV)/bin/ruff check --select F,E9 infra policies smoke tests tools
 	$(PY) -m infra schema --check
-	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+	$(PY) -m pytest --durations=15; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 clean:
 	rm -rf $(VENV) out

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
-from smoke.client import sse_data
+from smoke.client import not_found_hint, openai_base_url, sse_data
 
 PERCENTILES = (50, 90, 99)
 
@@ -59,7 +59,8 @@ def summarize(values: list[float]) -> dict[str, float | None]:
     return out
 
 
-async def one_request(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str]) -> RequestResult:
+async def one_request(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str],
+                      given_base_url: str = "") -> RequestResult:  # fmt: skip
     start = time.perf_counter()
     first = last = None
     itl: list[float] = []
@@ -69,6 +70,8 @@ async def one_request(client: httpx.AsyncClient, url: str, body: dict[str, Any],
         async with client.stream("POST", url, json=body, headers=headers) as response:
             if response.status_code != 200:
                 await response.aread()
+                if response.status_code == 404:
+                    return RequestResult(False, error=not_found_hint(url, given_base_url or url))
                 return RequestResult(False, error=f"HTTP {response.status_code}: {response.text[:120]}")
             async for data in _adata(response):
                 if data == "[DONE]":
@@ -125,7 +128,7 @@ async def run_level(args: argparse.Namespace, concurrency: int, progress: tqdm) 
             nonlocal remaining
             while remaining > 0:
                 remaining -= 1
-                results.append(await one_request(client, url, body, headers))
+                results.append(await one_request(client, url, body, headers, getattr(args, "given_base_url", "")))
                 progress.update(1)
 
         start = time.perf_counter()
@@ -225,7 +228,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m smoke.bench", description=" ".join(__doc__.split("\n\n")[0].split()),
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"), help="compare two --json reports")
-    parser.add_argument("--base-url", help="OpenAI base URL, ending in /v1")
+    parser.add_argument("--base-url", help="server URL, http://host:port or http://host:port/v1 (OpenAI routes under /v1)")
     parser.add_argument("--model", help="served model name")
     parser.add_argument("--concurrency", default="1,2,4,8", help="comma-separated concurrent streams per level")
     parser.add_argument("--requests", type=int, default=32, help="requests per concurrency level")
@@ -239,6 +242,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.compare and not (args.base_url and args.model):
         parser.error("--base-url and --model are required (or --compare A.json B.json)")
+    if args.base_url:
+        args.given_base_url, args.base_url = args.base_url, openai_base_url(args.base_url)
     try:
         args.levels = [int(c) for c in args.concurrency.split(",")]
     except ValueError:

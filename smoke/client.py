@@ -23,9 +23,21 @@ class StreamResult:
     total_seconds: float
 
 
+def openai_base_url(url: str) -> str:
+    """The OpenAI base URL (ending in /v1) from either form operators pass: `http://host:port`, as
+    `vllm bench serve` and guidellm take it, or `http://host:port/v1`."""
+    url = url.rstrip("/")
+    return url if url.endswith("/v1") else f"{url}/v1"
+
+
+def not_found_hint(url: str, given: str) -> str:
+    """What a 404 on the first OpenAI route means: the server has no OpenAI API under that prefix."""
+    return f"HTTP 404 from {url}: no OpenAI API there (--base-url {given!r}); check the host, port and any path prefix"
+
+
 class SmokeClient:
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0, retries: int = 3):
-        self.base_url = base_url.rstrip("/")
+        self.base_url = openai_base_url(base_url)
         self.root_url = self.base_url.removesuffix("/v1")
         self.api_key = api_key
         self.timeout = timeout

@@ -18,7 +18,7 @@ from smoke.targets import Target, from_outputs, load_stack_outputs
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("smoke")
-    group.addoption("--base-url", help="one endpoint's OpenAI base URL (ends in /v1)")
+    group.addoption("--base-url", help="one endpoint: http://host:port or http://host:port/v1")
     group.addoption("--model", help="served model name at --base-url")
     group.addoption("--runtime", choices=["vllm", "llamacpp"], help="server runtime at --base-url")
     group.addoption("--api-key", default=None, help="API key the servers require")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from smoke.client import SmokeClient, wait_until_ready
+from smoke.client import SmokeClient, not_found_hint, wait_until_ready
 from smoke.metrics import KEY_SERIES, exposed_names
 from smoke.targets import Target
 
@@ -14,6 +14,8 @@ MAX_TOKENS = 8
 
 
 def _json(response, what: str) -> dict:
+    if response.status_code == 404:
+        raise AssertionError(f"{what}: {not_found_hint(str(response.request.url), str(response.request.url))}")
     assert response.status_code == 200, f"{what}: expected HTTP 200, got {response.status_code}: {response.text[:300]}"
     try:
         return response.json()

@@ -59,3 +59,27 @@ def test_smoke_without_targets_says_how_to_give_them(tmp_path: Path) -> None:
                             capture_output=True, text=True, cwd=REPO_ROOT, env=env, timeout=120)  # fmt: skip
     assert result.returncode != 0
     assert "pass --base-url URL --model NAME --runtime vllm|llamacpp" in result.stdout + result.stderr
+
+
+def test_smoke_takes_the_base_url_without_v1(fake_server) -> None:
+    """vllm bench serve and guidellm take http://host:port; so do we (and the /v1 form)."""
+    server = fake_server("healthy")
+    result = run_smoke(server.base_url.removesuffix("/v1"), "fake-model", "llamacpp")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_bench_takes_the_base_url_without_v1(fake_server) -> None:
+    from smoke.bench import main as bench
+
+    server = fake_server("healthy")
+    root = server.base_url.removesuffix("/v1")
+    assert bench(["--base-url", root + "/", "--model", "fake-model", "--concurrency", "1", "--requests", "2", "--quiet"]) == 0
+
+
+def test_bench_names_the_url_on_a_404(fake_server, capsys: pytest.CaptureFixture[str]) -> None:
+    from smoke.bench import main as bench
+
+    server = fake_server("healthy")
+    wrong = server.base_url.removesuffix("/v1") + "/serving/qwen"
+    assert bench(["--base-url", wrong, "--model", "fake-model", "--concurrency", "1", "--requests", "1", "--quiet"]) == 1
+    assert f"HTTP 404 from {wrong}/v1/completions: no OpenAI API there (--base-url {wrong!r})" in capsys.readouterr().err
