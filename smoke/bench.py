@@ -2,9 +2,11 @@
 
     python -m smoke.bench --base-url URL --model NAME --concurrency 1,2,4,8 --requests N \
         --input-tokens I --output-tokens O [--api-key K] [--json out.json] [--plot out.png]
+    python -m smoke.bench --base-url URL --model NAME --request-rate 1,2,4,inf [--goodput ttft:MS tpot:MS e2el:MS]
     python -m smoke.bench --compare fp16.json awq.json
 
-Closed loop per concurrency level: C workers each send streaming completions until N are done.
+Closed loop per concurrency level (C workers each send streaming completions until N are done), or
+open loop per request rate (--request-rate: Poisson or --burstiness arrivals, as vllm bench serve).
 Per request: TTFT (first streamed text), TPOT ((e2e - TTFT) / (tokens - 1)), inter-token
 latencies, end-to-end latency; per level p50/p90/p99, requests/s, output tokens/s and errors.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import statistics
 import sys
 import time
@@ -24,7 +27,9 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
+from smoke.bench_report import compare, label, markdown, plot, plot_title
 from smoke.client import not_found_hint, openai_base_url, sse_data
+from smoke.load_shapes import arrival_times, parse_goodput, parse_rates, saturation, within
 
 PERCENTILES = (50, 90, 99)
 
@@ -105,7 +110,8 @@ async def _adata(response: httpx.Response):
             yield data
 
 
-async def run_level(args: argparse.Namespace, concurrency: int, progress: tqdm) -> dict[str, Any]:
+def request_body(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """URL, body and headers of every bench request: a streaming completion of fixed length."""
     url = f"{args.base_url.rstrip('/')}/completions"
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     body = {
@@ -117,27 +123,61 @@ async def run_level(args: argparse.Namespace, concurrency: int, progress: tqdm) 
         "ignore_eos": True,  # vLLM and llama-server both honour it: fixed output length
         "stream_options": {"include_usage": True},
     }
+    return url, body, headers
+
+
+async def run_level(args: argparse.Namespace, concurrency: int, progress: tqdm) -> dict[str, Any]:
+    """Closed loop: `concurrency` workers each send the next request when their last one ends."""
+    url, body, headers = request_body(args)
     results: list[RequestResult] = []
     remaining = args.requests
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    timeout = httpx.Timeout(args.timeout)
 
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(args.timeout)) as client:
 
         async def worker() -> None:
             nonlocal remaining
             while remaining > 0:
                 remaining -= 1
-                results.append(await one_request(client, url, body, headers, getattr(args, "given_base_url", "")))
+                results.append(await one_request(client, url, body, headers, args.given_base_url))
                 progress.update(1)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - start
+    return {"concurrency": concurrency, **level_stats(results, wall, args)}
 
+
+async def run_rate(args: argparse.Namespace, rate: float, progress: tqdm) -> dict[str, Any]:
+    """Open loop: requests start at their arrival times (smoke/load_shapes.py) whatever is still
+    running, at most --max-concurrency in flight."""
+    url, body, headers = request_body(args)
+    offsets = arrival_times(rate, args.requests, args.burstiness, args.seed)
+    cap = args.max_concurrency or args.requests
+    gate = asyncio.Semaphore(cap)
+    limits = httpx.Limits(max_connections=cap, max_keepalive_connections=cap)
+
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(args.timeout)) as client:
+
+        async def arrival(offset: float) -> RequestResult:
+            await asyncio.sleep(max(0.0, start + offset - time.perf_counter()))
+            async with gate:
+                result = await one_request(client, url, body, headers, args.given_base_url)
+            progress.update(1)
+            return result
+
+        start = time.perf_counter()
+        results = list(await asyncio.gather(*(arrival(o) for o in offsets)))
+        wall = time.perf_counter() - start
+    level = {"request_rate": "inf" if math.isinf(rate) else rate, "burstiness": args.burstiness}
+    if args.max_concurrency:
+        level["max_concurrency"] = args.max_concurrency
+    return {**level, **level_stats(results, wall, args)}
+
+
+def level_stats(results: list[RequestResult], wall: float, args: argparse.Namespace) -> dict[str, Any]:
     ok = [r for r in results if r.ok]
-    return {
-        "concurrency": concurrency,
+    stats = {
         "requests": len(results),
         "errors": len(results) - len(ok),
         "error_samples": sorted({r.error for r in results if not r.ok})[:3],
@@ -151,77 +191,10 @@ async def run_level(args: argparse.Namespace, concurrency: int, progress: tqdm) 
         "itl_s": summarize([x for r in ok for x in r.itl]),
         "e2e_s": summarize([r.e2e for r in ok]),
     }
-
-
-def _ms(value: float | None) -> str:
-    return "-" if value is None else f"{value * 1000:.1f}"
-
-
-def markdown(levels: list[dict[str, Any]]) -> str:
-    head = ("| conc. | req | err | req/s | out tok/s | TTFT p50/p90/p99 ms | TPOT p50/p90/p99 ms "
-            "| ITL p50/p99 ms | E2E p50/p99 ms |")  # fmt: skip
-    lines = [head, "|" + "---|" * 9]
-    for lv in levels:
-        t, p, i, e = lv["ttft_s"], lv["tpot_s"], lv["itl_s"], lv["e2e_s"]
-        lines.append(
-            f"| {lv['concurrency']} | {lv['requests']} | {lv['errors']} | {lv['requests_per_s']:.2f} "
-            f"| {lv['output_tokens_per_s']:.1f} | {_ms(t['p50'])}/{_ms(t['p90'])}/{_ms(t['p99'])} "
-            f"| {_ms(p['p50'])}/{_ms(p['p90'])}/{_ms(p['p99'])} | {_ms(i['p50'])}/{_ms(i['p99'])} "
-            f"| {_ms(e['p50'])}/{_ms(e['p99'])} |"
-        )
-    return "\n".join(lines)
-
-
-def plot(levels: list[dict[str, Any]], path: Path, title: str) -> None:
-    """Latency (TTFT/TPOT p50 and p99) and throughput (tokens/s, requests/s) versus concurrency."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
-
-    conc = [lv["concurrency"] for lv in levels]
-    fig, (lat, thr) = plt.subplots(1, 2, figsize=(11, 4))
-    for key, label in (("ttft_s", "TTFT"), ("tpot_s", "TPOT")):
-        for p, style in (("p50", "-o"), ("p99", "--x")):
-            lat.plot(conc, [(lv[key][p] or 0) * 1000 for lv in levels], style, label=f"{label} {p}")
-    tokens = thr.plot(conc, [lv["output_tokens_per_s"] for lv in levels], "-o", label="output tokens/s")
-    req_axis = thr.twinx()
-    requests = req_axis.plot(conc, [lv["requests_per_s"] for lv in levels], "--s", color="tab:orange", label="requests/s")
-    for ax, name, unit in ((lat, "latency", "ms"), (thr, "throughput", "output tokens/s")):
-        ax.set(xlabel="concurrent streams", ylabel=unit, title=name, xscale="log")
-        ax.set_xticks(conc, [str(c) for c in conc])
-        ax.xaxis.set_minor_formatter(NullFormatter())
-    req_axis.set_ylabel("requests/s")
-    lat.legend(loc="upper left")
-    thr.legend(tokens + requests, [line.get_label() for line in tokens + requests], loc="upper left")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def compare(a_path: Path, b_path: Path) -> str:
-    """Ratios b / a per concurrency level (e.g. AWQ over FP16): > 1 means b is larger."""
-    a, b = (json.loads(p.read_text()) for p in (a_path, b_path))
-    b_levels = {lv["concurrency"]: lv for lv in b["levels"]}
-    lines = [f"ratios {b_path.name} / {a_path.name}", "| conc. | out tok/s | req/s | TTFT p50 | TPOT p50 | E2E p99 |", "|---|---|---|---|---|---|"]
-
-    def ratio(x: float | None, y: float | None) -> str:
-        return "-" if not x or y is None else f"{y / x:.2f}x"
-
-    for lv in a["levels"]:
-        other = b_levels.get(lv["concurrency"])
-        if other is None:
-            continue
-        lines.append(
-            f"| {lv['concurrency']} | {ratio(lv['output_tokens_per_s'], other['output_tokens_per_s'])} "
-            f"| {ratio(lv['requests_per_s'], other['requests_per_s'])} "
-            f"| {ratio(lv['ttft_s']['p50'], other['ttft_s']['p50'])} "
-            f"| {ratio(lv['tpot_s']['p50'], other['tpot_s']['p50'])} "
-            f"| {ratio(lv['e2e_s']['p99'], other['e2e_s']['p99'])} |"
-        )
-    return "\n".join(lines)
+    if args.slo is not None:
+        good = sum(1 for r in ok if within(args.slo, r.ttft, r.tpot, r.e2e))
+        stats.update(goodput_share=good / len(results), goodput_per_s=good / wall)
+    return stats
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -230,7 +203,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--compare", nargs=2, type=Path, metavar=("A.json", "B.json"), help="compare two --json reports")
     parser.add_argument("--base-url", help="server URL, http://host:port or http://host:port/v1 (OpenAI routes under /v1)")
     parser.add_argument("--model", help="served model name")
-    parser.add_argument("--concurrency", default="1,2,4,8", help="comma-separated concurrent streams per level")
+    parser.add_argument("--concurrency", default="1,2,4,8", help="closed loop: comma-separated concurrent streams per level")
+    parser.add_argument("--request-rate", help="open loop instead: comma-separated request rates per second (inf: all at once)")
+    parser.add_argument("--burstiness", type=float, default=1.0, help="open loop: gamma shape of the arrival gaps (1: Poisson)")
+    parser.add_argument("--max-concurrency", type=int, help="open loop: at most this many requests in flight")
+    parser.add_argument("--seed", type=int, default=0, help="open loop: seed of the arrival times")
+    parser.add_argument("--goodput", nargs="+", metavar="SLO", help="ttft:MS tpot:MS e2el:MS: report the share within all")
     parser.add_argument("--requests", type=int, default=32, help="requests per concurrency level")
     parser.add_argument("--input-tokens", type=int, default=128, help="requested prompt length (the server's count is reported)")
     parser.add_argument("--output-tokens", type=int, default=64, help="max_tokens per request")
@@ -248,17 +226,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.levels = [int(c) for c in args.concurrency.split(",")]
     except ValueError:
         parser.error(f"--concurrency: comma-separated integers, got {args.concurrency!r}")
+    try:  # each message names its flag
+        args.rates = parse_rates(args.request_rate) if args.request_rate else []
+        args.slo = parse_goodput(args.goodput) if args.goodput else None
+        arrival_times(1.0, 0, args.burstiness)
+    except ValueError as err:
+        parser.error(str(err))
+    if args.max_concurrency is not None and args.max_concurrency < 1:
+        parser.error(f"--max-concurrency: must be >= 1, got {args.max_concurrency}")
+    args.given_base_url = getattr(args, "given_base_url", args.base_url or "")
     if any(c < 1 for c in args.levels) or args.requests < 1 or args.output_tokens < 1 or args.input_tokens < 1:
         parser.error("--concurrency levels, --requests, --input-tokens and --output-tokens must be >= 1")
     return args
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    total = args.requests * len(args.levels)
+    total = args.requests * len(args.rates or args.levels)
     with tqdm(total=total, desc="requests", disable=args.quiet, file=sys.stderr) as progress:
-        levels = [asyncio.run(run_level(args, c, progress)) for c in args.levels]
+        if args.rates:
+            levels = [asyncio.run(run_rate(args, r, progress)) for r in args.rates]
+        else:
+            levels = [asyncio.run(run_level(args, c, progress)) for c in args.levels]
     config = {k: getattr(args, k) for k in ("base_url", "model", "requests", "input_tokens", "output_tokens")}
-    return {"config": {**config, "concurrency": args.levels}, "levels": levels}
+    shape = {"request_rate": [lv["request_rate"] for lv in levels]} if args.rates else {"concurrency": args.levels}
+    return {"config": {**config, **shape}, "levels": levels}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,21 +259,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     report = run(args)
     print(markdown(report["levels"]))
+    if len(report["levels"]) > 2:
+        knee = saturation(report["levels"])
+        print(f"saturation: throughput stops rising and TTFT p99 climbs after level {label(knee)}" if knee
+              else "saturation: not reached at these levels (throughput still rises or TTFT p99 stays flat)")  # fmt: skip
     for lv in report["levels"]:
         for sample in lv["error_samples"]:
-            print(f"error at concurrency {lv['concurrency']}: {sample}", file=sys.stderr)
+            where = f"concurrency {lv['concurrency']}" if "concurrency" in lv else label(lv)
+            print(f"error at {where}: {sample}", file=sys.stderr)
     if args.json_out:
         args.json_out.write_text(json.dumps(report, indent=2))
     if args.plot:
         plot(report["levels"], args.plot, plot_title(args, report["levels"]))
     return 1 if any(lv["errors"] for lv in report["levels"]) else 0
-
-
-def plot_title(args: argparse.Namespace, levels: list[dict[str, Any]]) -> str:
-    """Prompt length as the server counted it (what was measured), not the requested number."""
-    measured = [lv["mean_prompt_tokens"] for lv in levels if lv.get("mean_prompt_tokens")]
-    prompt = f"{statistics.fmean(measured):.0f} prompt tokens (measured)" if measured else f"~{args.input_tokens} prompt tokens (requested; server reported none)"
-    return f"{args.model}: {prompt} / {args.output_tokens} out"
 
 
 if __name__ == "__main__":

@@ -82,6 +82,22 @@ def test_chart_llamacpp_args_start_real_server(render_models, llama_bin: Path, t
         process.wait(timeout=10)
 
 
+def test_open_loop_sweep_against_the_real_server(llama_servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Poisson arrivals at two rates and all at once, with goodput, plotted against the rate."""
+    server = llama_servers["tiny-f16"]
+    out_json, out_png = tmp_path / "open.json", tmp_path / "open.png"
+    rc = bench(["--base-url", server.base_url.removesuffix("/v1"), "--model", "tiny-f16", "--request-rate", "2,8,inf",
+                "--requests", "6", "--input-tokens", "16", "--output-tokens", "8", "--goodput", "e2el:60000",
+                "--json", str(out_json), "--plot", str(out_png), "--quiet"])  # fmt: skip
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| rate | req | err |") and "saturation:" in out
+    report = json.loads(out_json.read_text())
+    assert [lv["request_rate"] for lv in report["levels"]] == [2.0, 8.0, "inf"]
+    assert all(lv["errors"] == 0 and lv["goodput_share"] == 1.0 for lv in report["levels"])
+    assert out_png.stat().st_size > 10_000
+
+
 def test_bench_writes_table_json_and_plot(llama_servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     server = llama_servers["tiny-f16"]
     out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
