@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
+from smoke import server_counters
 from smoke.bench_report import compare, label, markdown, plot, plot_title
 from smoke.client import not_found_hint, openai_base_url, sse_data
 from smoke.load_shapes import arrival_times, parse_goodput, parse_rates, saturation, within
@@ -175,6 +176,18 @@ async def run_rate(args: argparse.Namespace, rate: float, progress: tqdm) -> dic
     return {**level, **level_stats(results, wall, args)}
 
 
+def checked_against_server(args: argparse.Namespace, level: Any) -> dict[str, Any]:
+    """Run one level, reading the server's counters before and after (smoke/server_counters.py)."""
+    root = args.base_url.removesuffix("/v1")
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    before = server_counters.read(root, headers, args.model)
+    stats = asyncio.run(level)
+    after = server_counters.read(root, headers, args.model)
+    served = stats["requests"] - stats["errors"]
+    checks = server_counters.compare(before, after, stats["output_tokens"], served, args.counter_tolerance)
+    return {**stats, "server_counters": [c.as_dict() for c in checks]}
+
+
 def level_stats(results: list[RequestResult], wall: float, args: argparse.Namespace) -> dict[str, Any]:
     ok = [r for r in results if r.ok]
     stats = {
@@ -183,6 +196,7 @@ def level_stats(results: list[RequestResult], wall: float, args: argparse.Namesp
         "error_samples": sorted({r.error for r in results if not r.ok})[:3],
         "wall_s": wall,
         "requests_per_s": len(ok) / wall,
+        "output_tokens": sum(r.output_tokens for r in ok),
         "output_tokens_per_s": sum(r.output_tokens for r in ok) / wall,
         # What the server counted: --input-tokens is approximate (" the" x N) per tokenizer.
         "mean_prompt_tokens": statistics.fmean(p) if (p := [r.prompt_tokens for r in ok if r.prompt_tokens]) else None,
@@ -209,6 +223,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-concurrency", type=int, help="open loop: at most this many requests in flight")
     parser.add_argument("--seed", type=int, default=0, help="open loop: seed of the arrival times")
     parser.add_argument("--goodput", nargs="+", metavar="SLO", help="ttft:MS tpot:MS e2el:MS: report the share within all")
+    parser.add_argument("--counter-tolerance", type=float, default=0.02,
+                        help="fail when the server's token/request counters differ from the bench's by more than this share")
     parser.add_argument("--requests", type=int, default=32, help="requests per concurrency level")
     parser.add_argument("--input-tokens", type=int, default=128, help="requested prompt length (the server's count is reported)")
     parser.add_argument("--output-tokens", type=int, default=64, help="max_tokens per request")
@@ -243,10 +259,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     total = args.requests * len(args.rates or args.levels)
     with tqdm(total=total, desc="requests", disable=args.quiet, file=sys.stderr) as progress:
-        if args.rates:
-            levels = [asyncio.run(run_rate(args, r, progress)) for r in args.rates]
-        else:
-            levels = [asyncio.run(run_level(args, c, progress)) for c in args.levels]
+        runs = [run_rate(args, r, progress) for r in args.rates] or [run_level(args, c, progress) for c in args.levels]
+        levels = [checked_against_server(args, level) for level in runs]
     config = {k: getattr(args, k) for k in ("base_url", "model", "requests", "input_tokens", "output_tokens")}
     shape = {"request_rate": [lv["request_rate"] for lv in levels]} if args.rates else {"concurrency": args.levels}
     return {"config": {**config, **shape}, "levels": levels}
@@ -263,7 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         knee = saturation(report["levels"])
         print(f"saturation: throughput stops rising and TTFT p99 climbs after level {label(knee)}" if knee
               else "saturation: not reached at these levels (throughput still rises or TTFT p99 stays flat)")  # fmt: skip
+    disagree = False
     for lv in report["levels"]:
+        checks = lv["server_counters"]
+        print(f"server counters at {label(lv)}: " + ("; ".join(server_counters.Agreement(**{k: c[k] for k in (
+            "runtime", "counter", "server", "bench", "tolerance")}).describe() for c in checks) if checks else "not available"))  # fmt: skip
+        disagree |= any(not c["ok"] for c in checks)
         for sample in lv["error_samples"]:
             where = f"concurrency {lv['concurrency']}" if "concurrency" in lv else label(lv)
             print(f"error at {where}: {sample}", file=sys.stderr)
@@ -271,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json_out.write_text(json.dumps(report, indent=2))
     if args.plot:
         plot(report["levels"], args.plot, plot_title(args, report["levels"]))
-    return 1 if any(lv["errors"] for lv in report["levels"]) else 0
+    return 1 if disagree or any(lv["errors"] for lv in report["levels"]) else 0
 
 
 if __name__ == "__main__":

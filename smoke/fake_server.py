@@ -33,9 +33,18 @@ class FakeServer:
         self.mode, self.api_key, self.runtime, self.model, self.output_tokens = mode, api_key, runtime, model, output_tokens
         self.gauges: dict[str, float] = {}
         """Values /metrics reports for named series (others read 0): a recorded queue, say."""
+        self.lock = threading.Lock()
         self.httpd = _Server(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def count(self, tokens: int) -> None:
+        """Move the runtime's own counters as a real server does for one finished request."""
+        name = {"llamacpp": "llamacpp:tokens_predicted_total", "vllm": "vllm:generation_tokens_total"}[self.runtime]
+        with self.lock:
+            self.gauges[name] = self.gauges.get(name, 0) + tokens
+            if self.runtime == "vllm":
+                self.gauges["vllm:request_success_total"] = self.gauges.get("vllm:request_success_total", 0) + 1
 
     @property
     def base_url(self) -> str:
@@ -76,6 +85,7 @@ class FakeServer:
                     return self._send(200, {"status": "ok"})
                 if self.path == "/metrics":
                     names = [] if server.mode == "missing-metrics" else list(KEY_SERIES[server.runtime])
+                    names += [n for n in server.gauges if n not in names and names]
                     lines = "".join(f"{n} {server.gauges.get(n, 0)}\n" for n in names)
                     return self._send(200, lines + "process_up 1\n", "text/plain")
                 if not self._authorized():
@@ -94,6 +104,7 @@ class FakeServer:
                     return self._send(500, {"error": {"message": "CUDA error: out of memory"}})
                 n = min(int(body.get("max_tokens", server.output_tokens)), server.output_tokens)
                 usage = {"prompt_tokens": 5, "completion_tokens": n, "total_tokens": 5 + n}
+                server.count(n)
                 if self.path in ("/v1/completions", "/v1/chat/completions") and body.get("stream"):
                     return self._stream(n, chat=self.path.endswith("chat/completions"))
                 if self.path == "/v1/completions":

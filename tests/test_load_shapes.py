@@ -75,3 +75,24 @@ def test_open_loop_bench_reports_a_row_per_rate_with_goodput(fake_server, tmp_pa
     assert [lv["request_rate"] for lv in report["levels"]] == [20.0, "inf"]
     assert all(lv["requests"] == 10 and lv["goodput_share"] == 1.0 and lv["max_concurrency"] == 4 for lv in report["levels"])
     assert "| 20.0 req/s (max 4) |" in capsys.readouterr().out
+
+
+def test_bench_fails_when_the_server_counters_disagree(fake_server, capsys: pytest.CaptureFixture[str]) -> None:
+    from smoke.bench import main as bench
+    from smoke.fake_server import FakeServer
+
+    server = fake_server("healthy")
+    server.count = lambda tokens: FakeServer.count(server, 2 * tokens)  # a server that double-counts
+    assert bench(["--base-url", server.base_url, "--model", "fake-model", "--concurrency", "1", "--requests", "3", "--quiet"]) == 1
+    assert "llamacpp:tokens_predicted_total: server counted 48, bench 24 (DISAGREE within 2%)" in capsys.readouterr().out
+
+
+def test_bench_checks_vllm_token_and_request_counters(fake_server, tmp_path: Path) -> None:
+    from smoke.bench import main as bench
+
+    server = fake_server("healthy", runtime="vllm")
+    out = tmp_path / "vllm.json"
+    assert bench(["--base-url", server.base_url, "--model", "fake-model", "--concurrency", "2", "--requests", "4",
+                  "--quiet", "--json", str(out)]) == 0  # fmt: skip
+    checks = {c["counter"]: (c["server"], c["bench"]) for c in json.loads(out.read_text())["levels"][0]["server_counters"]}
+    assert checks == {"vllm:generation_tokens_total": (32, 32), "vllm:request_success_total": (4, 4)}

@@ -96,6 +96,11 @@ def test_open_loop_sweep_against_the_real_server(llama_servers, tmp_path: Path, 
     assert [lv["request_rate"] for lv in report["levels"]] == [2.0, 8.0, "inf"]
     assert all(lv["errors"] == 0 and lv["goodput_share"] == 1.0 for lv in report["levels"])
     assert out_png.stat().st_size > 10_000
+    # The server's own llamacpp:tokens_predicted_total moved by exactly what the bench counted.
+    for level in report["levels"]:
+        [check] = level["server_counters"]
+        assert check["counter"] == "llamacpp:tokens_predicted_total" and check["server"] == check["bench"] == 6 * 8
+    assert "server counted 48, bench 48 (agree within 2%)" in out
 
 
 def test_bench_writes_table_json_and_plot(llama_servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
