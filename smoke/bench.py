@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
-from smoke import server_counters
+from smoke import server_counters, workload
 from smoke.bench_report import compare, label, markdown, plot, plot_title
 from smoke.client import not_found_hint, openai_base_url, sse_data
 from smoke.load_shapes import arrival_times, parse_goodput, parse_rates, saturation, within
@@ -111,36 +111,44 @@ async def _adata(response: httpx.Response):
             yield data
 
 
-def request_body(args: argparse.Namespace) -> tuple[str, dict[str, Any], dict[str, str]]:
-    """URL, body and headers of every bench request: a streaming completion of fixed length."""
+def request_bodies(args: argparse.Namespace, count: int, seed_offset: int = 0) -> tuple[str, list[dict[str, Any]], dict[str, str]]:
+    """URL, `count` bodies (smoke/workload.py) and headers: streaming completions, fixed lengths."""
     url = f"{args.base_url.rstrip('/')}/completions"
     headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
-    body = {
+    shape = workload.requests(count, args.input_tokens, args.output_tokens, range_ratio=args.random_range_ratio,
+                              shared_prefix_tokens=args.shared_prefix_tokens, seed=args.seed + seed_offset)  # fmt: skip
+    bodies = [{
         "model": args.model,
-        "prompt": " the" * args.input_tokens,  # one token per word in common vocabularies
-        "max_tokens": args.output_tokens,
+        "prompt": request.prompt,
+        "max_tokens": request.max_tokens,
         "temperature": 0,
         "stream": True,
-        "ignore_eos": True,  # vLLM and llama-server both honour it: fixed output length
+        "ignore_eos": True,  # vLLM and llama-server both honour it: the requested output length
         "stream_options": {"include_usage": True},
-    }
-    return url, body, headers
+    } for request in shape]  # fmt: skip
+    return url, bodies, headers
+
+
+async def warm_up(args: argparse.Namespace) -> None:
+    """--warmup requests, one at a time, before any level; their figures are not kept."""
+    url, bodies, headers = request_bodies(args, args.warmup, seed_offset=-1)
+    async with httpx.AsyncClient(timeout=httpx.Timeout(args.timeout)) as client:
+        for body in bodies:
+            await one_request(client, url, body, headers, args.given_base_url)
 
 
 async def run_level(args: argparse.Namespace, concurrency: int, progress: tqdm) -> dict[str, Any]:
     """Closed loop: `concurrency` workers each send the next request when their last one ends."""
-    url, body, headers = request_body(args)
+    url, bodies, headers = request_bodies(args, args.requests)
     results: list[RequestResult] = []
-    remaining = args.requests
+    pending = list(reversed(bodies))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
     async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(args.timeout)) as client:
 
         async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                results.append(await one_request(client, url, body, headers, args.given_base_url))
+            while pending:
+                results.append(await one_request(client, url, pending.pop(), headers, args.given_base_url))
                 progress.update(1)
 
         start = time.perf_counter()
@@ -152,7 +160,7 @@ async def run_level(args: argparse.Namespace, concurrency: int, progress: tqdm) 
 async def run_rate(args: argparse.Namespace, rate: float, progress: tqdm) -> dict[str, Any]:
     """Open loop: requests start at their arrival times (smoke/load_shapes.py) whatever is still
     running, at most --max-concurrency in flight."""
-    url, body, headers = request_body(args)
+    url, bodies, headers = request_bodies(args, args.requests)
     offsets = arrival_times(rate, args.requests, args.burstiness, args.seed)
     cap = args.max_concurrency or args.requests
     gate = asyncio.Semaphore(cap)
@@ -160,7 +168,7 @@ async def run_rate(args: argparse.Namespace, rate: float, progress: tqdm) -> dic
 
     async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(args.timeout)) as client:
 
-        async def arrival(offset: float) -> RequestResult:
+        async def arrival(offset: float, body: dict[str, Any]) -> RequestResult:
             await asyncio.sleep(max(0.0, start + offset - time.perf_counter()))
             async with gate:
                 result = await one_request(client, url, body, headers, args.given_base_url)
@@ -168,7 +176,7 @@ async def run_rate(args: argparse.Namespace, rate: float, progress: tqdm) -> dic
             return result
 
         start = time.perf_counter()
-        results = list(await asyncio.gather(*(arrival(o) for o in offsets)))
+        results = list(await asyncio.gather(*(arrival(o, b) for o, b in zip(offsets, bodies))))
         wall = time.perf_counter() - start
     level = {"request_rate": "inf" if math.isinf(rate) else rate, "burstiness": args.burstiness}
     if args.max_concurrency:
@@ -221,8 +229,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--request-rate", help="open loop instead: comma-separated request rates per second (inf: all at once)")
     parser.add_argument("--burstiness", type=float, default=1.0, help="open loop: gamma shape of the arrival gaps (1: Poisson)")
     parser.add_argument("--max-concurrency", type=int, help="open loop: at most this many requests in flight")
-    parser.add_argument("--seed", type=int, default=0, help="open loop: seed of the arrival times")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the prompts, lengths and arrival times")
     parser.add_argument("--goodput", nargs="+", metavar="SLO", help="ttft:MS tpot:MS e2el:MS: report the share within all")
+    parser.add_argument("--random-range-ratio", type=float, default=0.0,
+                        help="input and output lengths drawn from [L x (1-R), L x (1+R)] (0: fixed)")
+    parser.add_argument("--shared-prefix-tokens", type=int, default=0,
+                        help="every prompt starts with the same this-many-word prefix (shows prefix caching)")
+    parser.add_argument("--warmup", type=int, default=0, help="requests sent before the first level, not reported")
     parser.add_argument("--counter-tolerance", type=float, default=0.02,
                         help="fail when the server's token/request counters differ from the bench's by more than this share")
     parser.add_argument("--requests", type=int, default=32, help="requests per concurrency level")
@@ -243,6 +256,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     except ValueError:
         parser.error(f"--concurrency: comma-separated integers, got {args.concurrency!r}")
     try:  # each message names its flag
+        workload.requests(0, 1, 1, range_ratio=args.random_range_ratio, shared_prefix_tokens=args.shared_prefix_tokens)
+        if args.warmup < 0:
+            raise ValueError(f"--warmup: must be >= 0, got {args.warmup}")
         args.rates = parse_rates(args.request_rate) if args.request_rate else []
         args.slo = parse_goodput(args.goodput) if args.goodput else None
         arrival_times(1.0, 0, args.burstiness)
@@ -258,10 +274,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     total = args.requests * len(args.rates or args.levels)
+    if args.warmup:
+        asyncio.run(warm_up(args))
     with tqdm(total=total, desc="requests", disable=args.quiet, file=sys.stderr) as progress:
         runs = [run_rate(args, r, progress) for r in args.rates] or [run_level(args, c, progress) for c in args.levels]
         levels = [checked_against_server(args, level) for level in runs]
-    config = {k: getattr(args, k) for k in ("base_url", "model", "requests", "input_tokens", "output_tokens")}
+    config = {k: getattr(args, k) for k in ("base_url", "model", "requests", "input_tokens", "output_tokens",
+                                            "random_range_ratio", "shared_prefix_tokens", "warmup", "seed")}  # fmt: skip
     shape = {"request_rate": [lv["request_rate"] for lv in levels]} if args.rates else {"concurrency": args.levels}
     return {"config": {**config, **shape}, "levels": levels}
 

@@ -96,3 +96,21 @@ def test_bench_checks_vllm_token_and_request_counters(fake_server, tmp_path: Pat
                   "--quiet", "--json", str(out)]) == 0  # fmt: skip
     checks = {c["counter"]: (c["server"], c["bench"]) for c in json.loads(out.read_text())["levels"][0]["server_counters"]}
     assert checks == {"vllm:generation_tokens_total": (32, 32), "vllm:request_success_total": (4, 4)}
+
+
+def test_workload_repeats_with_its_seed_and_keeps_lengths_in_range() -> None:
+    from smoke.workload import requests
+
+    batch = requests(200, 100, 40, range_ratio=0.5, seed=11)
+    assert batch == requests(200, 100, 40, range_ratio=0.5, seed=11) != requests(200, 100, 40, range_ratio=0.5, seed=12)
+    assert all(50 <= len(r.prompt.split()) <= 150 and 20 <= r.max_tokens <= 60 for r in batch)
+    assert len({r.max_tokens for r in batch}) > 10
+
+
+def test_shared_prefix_workload_shares_exactly_the_prefix() -> None:
+    from smoke.workload import requests
+
+    a, b = requests(2, 10, 8, shared_prefix_tokens=300, seed=1)
+    assert a.prompt.split()[:300] == b.prompt.split()[:300] and a.prompt != b.prompt
+    with pytest.raises(ValueError, match="--random-range-ratio"):
+        requests(1, 10, 8, range_ratio=1.5)

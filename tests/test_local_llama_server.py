@@ -103,6 +103,20 @@ def test_open_loop_sweep_against_the_real_server(llama_servers, tmp_path: Path, 
     assert "server counted 48, bench 48 (agree within 2%)" in out
 
 
+def test_realistic_workload_against_the_real_server(llama_servers, tmp_path: Path) -> None:
+    """Random lengths and a shared prefix, warm-up excluded; the server's counters still agree."""
+    server = llama_servers["tiny-f16"]
+    out_json = tmp_path / "workload.json"
+    rc = bench(["--base-url", server.base_url, "--model", "tiny-f16", "--concurrency", "2", "--requests", "6",
+                "--input-tokens", "24", "--output-tokens", "8", "--random-range-ratio", "0.5",
+                "--shared-prefix-tokens", "64", "--warmup", "2", "--seed", "5", "--json", str(out_json), "--quiet"])  # fmt: skip
+    assert rc == 0
+    [level] = json.loads(out_json.read_text())["levels"]
+    assert level["requests"] == 6 and level["errors"] == 0 and level["mean_prompt_tokens"] > 64
+    [check] = level["server_counters"]
+    assert check["server"] == check["bench"] == level["output_tokens"] and level["output_tokens"] != 6 * 8
+
+
 def test_bench_writes_table_json_and_plot(llama_servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     server = llama_servers["tiny-f16"]
     out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
