@@ -272,6 +272,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def preflight(args: argparse.Namespace) -> str | None:
+    """Before any load: the server answers /v1/models and serves --model; else why not."""
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    url = f"{args.base_url}/models"
+    try:
+        response = httpx.get(url, headers=headers, timeout=args.timeout)
+    except httpx.HTTPError as err:
+        return f"{url}: {type(err).__name__}: {err}"
+    if response.status_code == 404:
+        return not_found_hint(url, args.given_base_url)
+    if response.status_code != 200:
+        return f"{url}: HTTP {response.status_code}: {response.text[:200]}"
+    served = [m.get("id") for m in response.json().get("data", [])]
+    return None if args.model in served else f"--model {args.model!r} is not served at {args.base_url} (served: {served})"
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     total = args.requests * len(args.rates or args.levels)
     if args.warmup:
@@ -290,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare:
         print(compare(*args.compare))
         return 0
+    problem = preflight(args)
+    if problem:
+        print(f"bench: {problem}", file=sys.stderr)
+        return 2
     report = run(args)
     print(markdown(report["levels"]))
     if len(report["levels"]) > 2:

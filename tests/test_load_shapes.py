@@ -114,3 +114,11 @@ def test_shared_prefix_workload_shares_exactly_the_prefix() -> None:
     assert a.prompt.split()[:300] == b.prompt.split()[:300] and a.prompt != b.prompt
     with pytest.raises(ValueError, match="--random-range-ratio"):
         requests(1, 10, 8, range_ratio=1.5)
+
+
+def test_bench_refuses_a_model_the_server_does_not_serve(fake_server, capsys: pytest.CaptureFixture[str]) -> None:
+    from smoke.bench import main as bench
+
+    server = fake_server("healthy")
+    assert bench(["--base-url", server.base_url, "--model", "qwen-typo", "--requests", "1", "--quiet"]) == 2
+    assert f"--model 'qwen-typo' is not served at {server.base_url} (served: ['fake-model'])" in capsys.readouterr().err

@@ -81,5 +81,5 @@ def test_bench_names_the_url_on_a_404(fake_server, capsys: pytest.CaptureFixture
 
     server = fake_server("healthy")
     wrong = server.base_url.removesuffix("/v1") + "/serving/qwen"
-    assert bench(["--base-url", wrong, "--model", "fake-model", "--concurrency", "1", "--requests", "1", "--quiet"]) == 1
-    assert f"HTTP 404 from {wrong}/v1/completions: no OpenAI API there (--base-url {wrong!r})" in capsys.readouterr().err
+    assert bench(["--base-url", wrong, "--model", "fake-model", "--concurrency", "1", "--requests", "1", "--quiet"]) == 2
+    assert f"HTTP 404 from {wrong}/v1/models: no OpenAI API there (--base-url {wrong!r})" in capsys.readouterr().err
