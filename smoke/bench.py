@@ -28,7 +28,7 @@ import httpx
 from tqdm import tqdm
 
 from smoke import server_counters, workload
-from smoke.bench_report import compare, label, markdown, plot, plot_title
+from smoke.bench_report import compare, compare_plot, label, markdown, plot, plot_title
 from smoke.client import not_found_hint, openai_base_url, sse_data
 from smoke.load_shapes import arrival_times, parse_goodput, parse_rates, saturation, within
 
@@ -244,7 +244,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--api-key", help="bearer key, if the server requires one")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
     parser.add_argument("--json", type=Path, dest="json_out", help="write the full report here")
-    parser.add_argument("--plot", type=Path, help="write a latency/throughput PNG here")
+    parser.add_argument("--plot", type=Path, help="write a latency/throughput PNG here (with --compare: both runs overlaid)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.compare and not (args.base_url and args.model):
@@ -298,13 +298,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     config = {k: getattr(args, k) for k in ("base_url", "model", "requests", "input_tokens", "output_tokens",
                                             "random_range_ratio", "shared_prefix_tokens", "warmup", "seed")}  # fmt: skip
     shape = {"request_rate": [lv["request_rate"] for lv in levels]} if args.rates else {"concurrency": args.levels}
-    return {"config": {**config, **shape}, "levels": levels}
+    return {"config": {**config, **shape}, "environment": environment(args), "levels": levels}
+
+
+def environment(args: argparse.Namespace) -> dict[str, Any]:
+    """Where the numbers come from: the client machine and what the server says it is."""
+    import datetime
+    import os
+    import platform
+
+    server: Any = None
+    for path in ("/version", "/props"):  # vLLM, llama-server
+        try:
+            response = httpx.get(args.base_url.removesuffix("/v1") + path, timeout=5)
+        except httpx.HTTPError:
+            continue
+        if response.status_code == 200:
+            body = response.json()
+            server = body if path == "/version" else {k: body.get(k) for k in ("build_info", "total_slots", "model_path")}
+            break
+    return {"started_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "client": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+            "server": server}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.compare:
         print(compare(*args.compare))
+        if args.plot:
+            compare_plot(*args.compare, args.plot)
         return 0
     problem = preflight(args)
     if problem:

@@ -94,6 +94,29 @@ def compare(a_path: Path, b_path: Path) -> str:
     return "\n".join(lines)
 
 
+def compare_plot(a_path: Path, b_path: Path, out: Path) -> None:
+    """Latency against throughput, both runs overlaid: each point is one level, so the curve that
+    stays lower further right serves more at the same latency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ttft, e2e) = plt.subplots(1, 2, figsize=(11, 4))
+    for path, style in ((a_path, "-o"), (b_path, "--s")):
+        levels = json.loads(path.read_text())["levels"]
+        x = [lv["output_tokens_per_s"] for lv in levels]
+        ttft.plot(x, [(lv["ttft_s"]["p50"] or 0) * 1000 for lv in levels], style, label=path.stem)
+        e2e.plot(x, [(lv["e2e_s"]["p99"] or 0) * 1000 for lv in levels], style, label=path.stem)
+    for ax, name in ((ttft, "TTFT p50"), (e2e, "E2E p99")):
+        ax.set(xlabel="output tokens/s", ylabel="ms", title=f"{name} vs throughput")
+        ax.legend(loc="best")
+    fig.suptitle(f"{a_path.stem} vs {b_path.stem}")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
 def plot_title(args: argparse.Namespace, levels: list[dict[str, Any]]) -> str:
     """Prompt length as the server counted it (what was measured), not the requested number."""
     measured = [lv["mean_prompt_tokens"] for lv in levels if lv.get("mean_prompt_tokens")]

@@ -101,6 +101,21 @@ def test_open_loop_sweep_against_the_real_server(llama_servers, tmp_path: Path, 
         [check] = level["server_counters"]
         assert check["counter"] == "llamacpp:tokens_predicted_total" and check["server"] == check["bench"] == 6 * 8
     assert "server counted 48, bench 48 (agree within 2%)" in out
+    assert report["environment"]["server"]["total_slots"] == 2 and report["environment"]["client"]["cpus"]
+
+
+def test_compare_overlays_two_real_runs(llama_servers, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """F16 against its Q4_0 copy: the side-by-side table and one plot with both curves."""
+    runs = {}
+    for alias in ("tiny-f16", "tiny-q4"):
+        server, runs[alias] = llama_servers[alias], tmp_path / f"{alias}.json"
+        key = ["--api-key", LLAMA_API_KEY] if alias == "tiny-q4" else []
+        assert bench(["--base-url", server.base_url, "--model", alias, "--concurrency", "1,2", "--requests", "4",
+                      "--output-tokens", "8", "--json", str(runs[alias]), "--quiet", *key]) == 0  # fmt: skip
+    plot = tmp_path / "compare.png"
+    assert bench(["--compare", str(runs["tiny-f16"]), str(runs["tiny-q4"]), "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "ratios tiny-q4.json / tiny-f16.json" in out and "| 2 |" in out and plot.stat().st_size > 10_000
 
 
 def test_realistic_workload_against_the_real_server(llama_servers, tmp_path: Path) -> None:
