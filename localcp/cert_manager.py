@@ -27,16 +27,11 @@ class CertManagerWebhook:
 
     def start(self, timeout: float = 60) -> CertManagerWebhook:
         self.authority, pair = serving_cert(self.state / "certs", "cert-manager-webhook")
-        self.process.start([
+        self.process.start_ready([
             str(bin_dir("certmanager") / "cert-manager-webhook"), "--kubeconfig", str(self.cluster.kubeconfig),
             "--secure-port", str(self.ports["secure"]), "--healthz-port", str(self.ports["healthz"]),
             "--tls-cert-file", str(pair.cert), "--tls-private-key-file", str(pair.key),
-        ])  # fmt: skip
-        try:
-            self.process.wait_ready(self._healthy, timeout)
-        except BaseException:
-            self.stop()
-            raise
+        ], self._healthy, timeout)  # fmt: skip
         return self
 
     def _healthy(self) -> bool:

@@ -27,7 +27,7 @@ import httpx
 from localcp import certs
 from localcp.chart_mirror import render_chart
 from localcp.cluster import LocalCluster
-from localcp.process import LocalProcess, ProcessError, free_port
+from localcp.process import LocalProcess, free_port
 from localcp.toolchain import bin_dir
 
 NAMESPACE = "keda"
@@ -131,5 +131,3 @@ class Keda:
         conditions = (api or {}).get("status", {}).get("conditions") or []
         return any(c["type"] == "Available" and c["status"] == "True" for c in conditions)
 
-
-__all__ = ["Keda", "ProcessError"]

@@ -48,6 +48,16 @@ class LocalProcess:
         self.pid_file.write_text(str(process.pid))
         self._process = process
 
+    def start_ready(self, command: list[str], probe: Callable[[], bool], timeout: float,
+                    env: dict[str, str] | None = None) -> None:  # fmt: skip
+        """start, then wait_ready; a process that does not become ready is stopped, never left behind."""
+        self.start(command, env)
+        try:
+            self.wait_ready(probe, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
     def wait_ready(self, probe: Callable[[], bool], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

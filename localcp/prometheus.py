@@ -51,13 +51,9 @@ class PrometheusServer:
         if not self.config_file.exists():
             self.write_config()
         binary = bin_dir("prometheus") / "prometheus"
-        self.process.start([str(binary), f"--config.file={self.config_file}", f"--storage.tsdb.path={self.state / 'data'}",
-                            f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=2h", "--web.enable-lifecycle"])  # fmt: skip
-        try:
-            self.process.wait_ready(self._ready, timeout)
-        except BaseException:
-            self.stop()
-            raise
+        self.process.start_ready([str(binary), f"--config.file={self.config_file}", f"--storage.tsdb.path={self.state / 'data'}",
+                                  f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=2h",
+                                  "--web.enable-lifecycle"], self._ready, timeout)  # fmt: skip
         return self
 
     def stop(self) -> bool:
