@@ -32,7 +32,8 @@ class FakeServer:
             raise ValueError(f"mode: one of {', '.join(MODES)}, got {mode!r}")
         self.mode, self.api_key, self.runtime, self.model, self.output_tokens = mode, api_key, runtime, model, output_tokens
         self.gauges: dict[str, float] = {}
-        """Values /metrics reports for named series (others read 0): a recorded queue, say."""
+        """Values /metrics reports for named series (others read 0): a recorded queue, the counters
+        count() moves."""
         self.lock = threading.Lock()
         self.httpd = _Server(("127.0.0.1", port), self._handler())
         self.httpd.daemon_threads = True
@@ -85,7 +86,8 @@ class FakeServer:
                     return self._send(200, {"status": "ok"})
                 if self.path == "/metrics":
                     names = [] if server.mode == "missing-metrics" else list(KEY_SERIES[server.runtime])
-                    names += [n for n in server.gauges if n not in names and names]
+                    if names:  # a server with metrics also shows the series a test set or counted
+                        names += [n for n in server.gauges if n not in names]
                     lines = "".join(f"{n} {server.gauges.get(n, 0)}\n" for n in names)
                     return self._send(200, lines + "process_up 1\n", "text/plain")
                 if not self._authorized():
