@@ -104,6 +104,9 @@ class ChartValues(Strict):
     """Model pods run as this non-root user (HOME=/tmp so engines can write their caches)."""
     test_image: ImageRef = versions.CURL_IMAGE
     """Image of the `helm test` pods that call each model's /v1/models."""
+    keda_http_addon_namespace: str = Field(default="keda", pattern=DNS1035)
+    """Namespace of the KEDA HTTP add-on (chart keda-add-ons-http): models with mode keda and
+    minReplicas 0 are reached through its interceptor and woken by its external scaler."""
 
 
 # What the loaders put in place of a value Pulumi stores encrypted (`secure:`): the model only
@@ -163,6 +166,20 @@ class StackConfig(Strict):
         return value
 
     @model_validator(mode="after")
+    def _platform_wakes_keda_models(self) -> StackConfig:
+        """KEDA scale to zero needs the HTTP add-on: its interceptor holds requests while the
+        model wakes and its external scaler tells KEDA there is demand at zero replicas."""
+        for i, model in enumerate(self.models):
+            a = model.autoscaling
+            if a.mode == "keda" and a.min_replicas == 0 and not self.platform.keda.http_addon:
+                raise ValueError(
+                    f"models[{i}].autoscaling.minReplicas: 0 with mode keda needs the KEDA HTTP add-on to wake "
+                    f"'{model.name}' (KEDA's Prometheus triggers see no demand at zero replicas); set "
+                    "platform.keda.httpAddon true, use mode knative, or keep minReplicas >= 1"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _platform_provides_scalers(self) -> StackConfig:
         needs = {"keda": "keda", "knative": "knative"}
         for i, model in enumerate(self.models):
@@ -183,12 +200,15 @@ class StackConfig(Strict):
             environment=self.environment,
             api_key_secret_name=self.api_key_existing_secret or (API_KEY_SECRET_NAME if self.api_key else None),
             network_policy=self._network_policy(),
+            keda_http_addon_namespace=self.platform.keda.namespace,
         )
 
     def _network_policy(self) -> NetworkPolicySettings:
         """The stack's policy, plus the ingress controller's namespace when KServe creates Ingresses."""
         kserve = self.platform.kserve
         extra = [kserve.ingress_namespace] if kserve.ingress_class_name else []
+        if any(m.autoscaling.mode == "keda" and m.autoscaling.min_replicas == 0 for m in self.models):
+            extra.append(self.platform.keda.namespace)  # the HTTP add-on's interceptor forwards to the pods
         allowed = self.network_policy.allow_from_namespaces
         return self.network_policy.model_copy(update={"allow_from_namespaces": allowed + [n for n in extra if n not in allowed]})
 

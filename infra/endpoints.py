@@ -1,12 +1,31 @@
-"""In-cluster OpenAI base URLs, mirroring the chart's "llm-serving.baseUrl" helper (a chart-tier
-test renders the chart and checks the two agree for every runtime)."""
+"""In-cluster OpenAI endpoints, mirroring the chart's "llm-serving.baseUrl" and "llm-serving.host"
+helpers (a chart-tier test renders the chart and checks the two agree for every runtime)."""
 
 from __future__ import annotations
 
 from infra.config import LlamaCppModel, VllmModel
 
+Model = VllmModel | LlamaCppModel
+# The keda-add-ons-http chart's proxy Service and port (its interceptor).
+INTERCEPTOR_SERVICE, INTERCEPTOR_PORT = "keda-add-ons-http-interceptor-proxy", 8080
 
-def base_url(model: VllmModel | LlamaCppModel, namespace: str) -> str:
+
+def wakes_through_http_addon(model: Model) -> bool:
+    """Scales to zero through the KEDA HTTP add-on: reached through its interceptor."""
+    return model.autoscaling.mode == "keda" and model.autoscaling.min_replicas == 0
+
+
+def service_name(model: Model) -> str:
     # KServe names the Service of an InferenceService's predictor "<name>-predictor".
-    service = f"{model.name}-predictor" if model.runtime == "vllm" else model.name
-    return f"http://{service}.{namespace}.svc.cluster.local/v1"
+    return f"{model.name}-predictor" if model.runtime == "vllm" else model.name
+
+
+def host(model: Model, namespace: str) -> str:
+    """The Host header that reaches the model: its Service's cluster DNS name."""
+    return f"{service_name(model)}.{namespace}.svc.cluster.local"
+
+
+def base_url(model: Model, namespace: str, keda_namespace: str = "keda") -> str:
+    if wakes_through_http_addon(model):
+        return f"http://{INTERCEPTOR_SERVICE}.{keda_namespace}.svc.cluster.local:{INTERCEPTOR_PORT}/v1"
+    return f"http://{host(model, namespace)}/v1"

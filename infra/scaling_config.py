@@ -14,10 +14,13 @@ from infra.config_base import Strict
 class Autoscaling(Strict):
     mode: Literal["none", "keda", "knative"] = "none"
     """none: fixed `replicas`; keda: KEDA ScaledObject on Prometheus queries (KServe Standard
-    mode); knative: Knative KPA on in-flight requests (KServe Knative mode, scale to zero)."""
+    mode), scale to zero through the KEDA HTTP add-on; knative: Knative KPA on in-flight requests
+    (KServe Knative mode, scale to zero through Knative's activator)."""
     min_replicas: int = Field(default=1, ge=0)
-    """0 (scale to zero) only with mode knative: its activator holds requests while a pod starts.
-    KEDA's Prometheus triggers read metrics the model pods export, which do not exist at zero."""
+    """0 (scale to zero) needs something outside the model pods that holds requests while a pod
+    starts: Knative's activator (mode knative) or the KEDA HTTP add-on's interceptor (mode keda,
+    platform.keda.httpAddon). KEDA's Prometheus triggers read metrics the model pods export, which
+    do not exist at zero, so the add-on's scaler wakes the model and they scale it above one."""
     max_replicas: int = Field(default=1, ge=1)
     queue_depth_per_replica: float = Field(default=4, gt=0)
     """keda: target waiting requests per replica (vllm:num_requests_waiting,
@@ -28,6 +31,8 @@ class Autoscaling(Strict):
     """keda, vLLM: also scale out when p95 time per output token passes this many seconds."""
     polling_interval_seconds: int = Field(default=15, ge=1)
     cooldown_period_seconds: int = Field(default=300, ge=0)
+    """keda, minReplicas 0: idle time (no request through the interceptor, queue empty) before the
+    last replica is stopped."""
     scale_down_stabilization_seconds: int = Field(default=600, ge=0)
     """Scale in slowly: a replica takes minutes to come back (weights load, warm-up)."""
     scale_up_step_seconds: int = Field(default=60, ge=1)
@@ -41,10 +46,14 @@ class Autoscaling(Strict):
     request_timeout_seconds: int = Field(default=600, ge=1, le=600)
     """knative: longest a request may run (a long streamed completion) before the queue-proxy
     ends it (the Knative Service's timeoutSeconds; Knative's max-revision-timeout-seconds, 600 by
-    default, caps it). Knative also derives the pod's termination grace period from it."""
+    default, caps it). Knative also derives the pod's termination grace period from it.
+    keda with minReplicas 0: how long the HTTP add-on's interceptor waits for response headers
+    (a non-streamed completion sends them only when it is done)."""
     weights_download_seconds: int = Field(default=1800, ge=0)
-    """knative: image pull + weight download before the server starts; Knative's progress
-    deadline is this plus the startup probe budget (at least its own 600 s default)."""
+    """Image pull + weight download before the server starts. knative: Knative's progress
+    deadline is this plus the startup probe budget (at least its own 600 s default). keda with
+    minReplicas 0: the HTTP add-on's interceptor holds a request that long plus the startup probe
+    budget while the model wakes (its conditionWait), then answers 502."""
     scale_to_zero_retention_seconds: int = Field(default=600, ge=0)
     """knative: keep the last replica this long after traffic stops (a cold start costs minutes)."""
 
@@ -52,14 +61,8 @@ class Autoscaling(Strict):
     def _bounds(self) -> Autoscaling:
         if self.min_replicas > self.max_replicas:
             raise ValueError(f"minReplicas: must be <= maxReplicas ({self.max_replicas}), got {self.min_replicas}")
-        if self.min_replicas == 0 and self.mode == "keda":
-            raise ValueError(
-                "minReplicas: 0 needs an activation source that exists at zero replicas; KEDA's "
-                "Prometheus triggers read vllm:/llamacpp: metrics from the model pods themselves, "
-                "so use mode knative (the activator buffers requests) or minReplicas >= 1, got 0"
-            )
         if self.min_replicas == 0 and self.mode == "none":
-            raise ValueError("minReplicas: 0 needs mode knative, got mode none")
+            raise ValueError("minReplicas: 0 needs mode keda (with the HTTP add-on) or knative, got mode none")
         return self
 
 

@@ -27,6 +27,7 @@ import httpx
 from localcp import certs
 from localcp.chart_mirror import render_chart
 from localcp.cluster import LocalCluster
+from localcp.hosts import HostsFile
 from localcp.process import LocalProcess, free_port
 from localcp.toolchain import bin_dir
 
@@ -41,8 +42,10 @@ def keda_chart_version() -> str:
 
 
 class Keda:
-    def __init__(self, cluster: LocalCluster, state: Path):
+    def __init__(self, cluster: LocalCluster, state: Path, hosts: HostsFile | None = None):
         self.cluster, self.state = cluster, state.resolve()
+        self.hosts = hosts
+        """Cluster DNS names for the operator (external scalers it dials by Service name)."""
         self.cert_dir = self.state / "certs"
         self.operator = LocalProcess("keda-operator", self.state)
         self.adapter = LocalProcess("keda-adapter", self.state)
@@ -81,13 +84,14 @@ class Keda:
                "KEDA_CLUSTER_OBJECT_NAMESPACE": NAMESPACE}  # fmt: skip
         loopback = "127.0.0.1:{}".format
         try:
-            self.operator.start([
+            wrap = self.hosts.wrap if self.hosts else list
+            self.operator.start(wrap([
                 str(binaries / "keda-operator"), "--cert-dir", str(self.cert_dir), "--enable-cert-rotation=false",
                 "--enable-webhook-patching=false", "--enable-apiservice-patching=false",
                 "--metrics-bind-address", loopback(self.ports["op-metrics"]),
                 "--health-probe-bind-address", loopback(self.ports["op-probe"]),
                 "--metrics-service-bind-address", loopback(self.ports["grpc"]),
-            ], env=env)  # fmt: skip
+            ]), env=env)  # fmt: skip
             self.operator.wait_ready(self._operator_ready, timeout)
             self.adapter.start([
                 str(binaries / "keda-adapter"), "--secure-port", str(self.ports["adapter"]), "--bind-address", "127.0.0.1",

@@ -22,6 +22,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--model", help="served model name at --base-url")
     group.addoption("--runtime", choices=["vllm", "llamacpp"], help="server runtime at --base-url")
     group.addoption("--api-key", default=None, help="API key the servers require")
+    group.addoption("--host-header", default=None, help="Host header to send (a model behind the KEDA HTTP add-on's interceptor)")
     group.addoption("--stack-outputs", help="file with `pulumi stack output --json`")
     group.addoption("--stack", help="Pulumi stack to read outputs from")
     group.addoption("--request-timeout", type=float, default=60.0, help="seconds per request")
@@ -37,7 +38,7 @@ def _targets(config: pytest.Config) -> list[Target]:
             raise pytest.UsageError(f"--base-url needs {' and '.join(missing)}")
         return [
             Target(config.getoption("--model"), config.getoption("--base-url"), config.getoption("--model"),
-                   config.getoption("--runtime"), key)
+                   config.getoption("--runtime"), key, host=config.getoption("--host-header"))
         ]  # fmt: skip
     try:
         outputs = load_stack_outputs(config.getoption("--stack-outputs"), config.getoption("--stack"))
@@ -54,7 +55,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture(scope="module")
 def client(target: Target, request: pytest.FixtureRequest) -> SmokeClient:
-    return SmokeClient(target.base_url, target.api_key, timeout=request.config.getoption("--request-timeout"))
+    return SmokeClient(target.base_url, target.api_key, timeout=request.config.getoption("--request-timeout"), host=target.host)
 
 
 @pytest.fixture(scope="session")

@@ -79,13 +79,13 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> None:
 
 @contextmanager
 def serve(bin_dir: Path, model: Path, alias: str, api_key: str | None = None, timeout: float = 60,
-          slots: int = SLOTS) -> Iterator[RunningServer]:  # fmt: skip
-    """llama-server on 127.0.0.1 with `slots` parallel sequences (requests beyond them wait in its
-    queue: llamacpp:requests_deferred)."""
-    port = free_port()
+          slots: int = SLOTS, host: str = "127.0.0.1", port: int | None = None) -> Iterator[RunningServer]:  # fmt: skip
+    """llama-server on `host` (a loopback address) with `slots` parallel sequences (requests beyond
+    them wait in its queue: llamacpp:requests_deferred)."""
+    port = port or free_port()
     log = model.with_suffix(f".{alias}.log")
     command = [
-        str(bin_dir / "llama-server"), "--model", str(model), "--alias", alias, "--host", "127.0.0.1",
+        str(bin_dir / "llama-server"), "--model", str(model), "--alias", alias, "--host", host,
         "--port", str(port), "--ctx-size", str(slots * SLOT_CONTEXT), "--parallel", str(slots),
         "--threads", "1", "--metrics", *(["--api-key", api_key] if api_key else []),
     ]  # fmt: skip
@@ -93,10 +93,10 @@ def serve(bin_dir: Path, model: Path, alias: str, api_key: str | None = None, ti
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     try:
         try:
-            wait_healthy(f"http://127.0.0.1:{port}", process, timeout)
+            wait_healthy(f"http://{host}:{port}", process, timeout)
         except (RuntimeError, TimeoutError) as err:
             raise RuntimeError(f"{err}; last log lines:\n{''.join(log.read_text().splitlines(True)[-20:])}") from None
-        yield RunningServer(alias, f"http://127.0.0.1:{port}/v1", process, log)
+        yield RunningServer(alias, f"http://{host}:{port}/v1", process, log)
     finally:
         process.terminate()
         try:

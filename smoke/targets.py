@@ -22,6 +22,9 @@ class Target:
     runtime: Runtime
     api_key: str | None = None
     namespace: str | None = None
+    host: str | None = None
+    """Host header to send: the model's Service name when base_url is the KEDA HTTP add-on's
+    interceptor (it routes by Host)."""
 
 
 def from_outputs(outputs: dict, api_key: str | None) -> list[Target]:
@@ -29,7 +32,7 @@ def from_outputs(outputs: dict, api_key: str | None) -> list[Target]:
     if not isinstance(models, dict) or not models:
         raise ValueError("stack outputs have no `models` map; is this a stack of this project?")
     return [
-        Target(name, m["baseUrl"], m["servedModelName"], m["runtime"], api_key, outputs.get("namespace"))
+        Target(name, m["baseUrl"], m["servedModelName"], m["runtime"], api_key, outputs.get("namespace"), m.get("host"))
         for name, m in sorted(models.items())
     ]
 

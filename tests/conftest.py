@@ -118,6 +118,10 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
     "vllm-recreate": [vllm_entry(name="qwen-recreate", replicas=2, rollout={"spareCapacityForSurge": False})],
     "vllm-tracing": [vllm_entry(name="qwen-traced")],
     "llamacpp-keda": [llamacpp_entry(name="tiny-keda", autoscaling={"mode": "keda", "maxReplicas": 3})],
+    "keda-scale-to-zero": [
+        vllm_entry(name="qwen-wake", maxNumSeqs=64, autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2}),
+        llamacpp_entry(name="tiny-wake", autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2}),
+    ],
     "llamacpp-hf": [llamacpp_entry()],
     "llamacpp-pvc": [
         llamacpp_entry(name="tiny-pvc", source={"uri": "pvc://gguf-models/tinyllama"}, architecture="tinyllama-1.1b")
@@ -133,6 +137,8 @@ def matrix_config(case: str) -> StackConfig:
     raw: dict[str, Any] = {"namespace": "llm-test", "models": MATRIX[case]}
     if "knative" in case:
         raw["platform"] = {"knative": {"install": True}}
+    if "scale-to-zero" in case:
+        raw["platform"] = {"keda": {"httpAddon": True}}
     if "tracing" in case:
         raw["observability"] = {"tracing": {"enabled": True, "exporterEndpoint": "tempo.monitoring.svc:4317", "detailed": True}}
     if case.endswith("with-token"):

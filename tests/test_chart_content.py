@@ -7,7 +7,7 @@ from typing import Any
 from conftest import llamacpp_entry, objects_of, vllm_entry
 
 from infra.config import StackConfig
-from infra.endpoints import base_url
+from infra.endpoints import base_url, host, wakes_through_http_addon
 from infra.versions import LLAMACPP_IMAGE_TAG, VLLM_IMAGE_TAG
 
 
@@ -215,5 +215,7 @@ def test_helm_test_pod_calls_the_exported_base_url(config: StackConfig, rendered
     pods = {p["metadata"]["labels"]["llm-serving/tested-model"]: p for p in objects_of(rendered, "Pod")}
     for model in config.models:
         command = pods[model.name]["spec"]["containers"][0]["args"][0]
-        assert f"{base_url(model, config.namespace)}/models" in command
+        assert f"{base_url(model, config.namespace, config.platform.keda.namespace)}/models" in command
         assert f'"id":"{model.served_name}"' in command
+        # Through the HTTP add-on's interceptor the Host header picks the model.
+        assert (f'-H "Host: {host(model, config.namespace)}"' in command) == wakes_through_http_addon(model)

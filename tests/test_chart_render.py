@@ -23,10 +23,12 @@ def test_chart_renders_objects_for_every_model(config: StackConfig, rendered: li
         if model:
             per_model[model] += 1
     # vLLM: ServingRuntime + InferenceService + test pod; llama.cpp: Deployment + Service + test pod;
-    # plus a PodDisruptionBudget when it can run several replicas, a ScaledObject with keda.
+    # plus a PodDisruptionBudget when it can run several replicas, a ScaledObject with keda, and an
+    # HTTPScaledObject when keda scales it to zero (the HTTP add-on wakes it).
     def expected(m) -> int:
         most = m.replicas if m.autoscaling.mode == "none" else m.autoscaling.max_replicas
-        return 3 + (most > 1) + (m.autoscaling.mode == "keda")
+        keda = m.autoscaling.mode == "keda"
+        return 3 + (most > 1) + keda + (keda and m.autoscaling.min_replicas == 0)
 
     assert per_model == {m.name: expected(m) for m in config.models}
 
@@ -53,6 +55,8 @@ def test_custom_resources_are_checked_against_crds(rendered: list[dict[str, Any]
     expected = {"ServingRuntime", "InferenceService"} if any(m.runtime == "vllm" for m in config.models) else set()
     if any(m.autoscaling.mode == "keda" for m in config.models):
         expected.add("ScaledObject")
+    if any(m.autoscaling.mode == "keda" and m.autoscaling.min_replicas == 0 for m in config.models):
+        expected.add("HTTPScaledObject")
     if config.models and config.observability.metrics:
         expected |= {"PodMonitor", "PrometheusRule"}
     assert kinds == expected

@@ -100,9 +100,13 @@ CASES = {
     ),
     "scale-to-zero-without-activation-source": (
         {"models": [vllm_entry(autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2})]},
-        "models[0].autoscaling.minReplicas: 0 needs an activation source that exists at zero replicas; "
-        "KEDA's Prometheus triggers read vllm:/llamacpp: metrics from the model pods themselves, so use "
-        "mode knative (the activator buffers requests) or minReplicas >= 1, got 0",
+        "models[0].autoscaling.minReplicas: 0 with mode keda needs the KEDA HTTP add-on to wake 'qwen-fp16' "
+        "(KEDA's Prometheus triggers see no demand at zero replicas); set platform.keda.httpAddon true, "
+        "use mode knative, or keep minReplicas >= 1",
+    ),
+    "scale-to-zero-with-fixed-replicas": (
+        {"models": [vllm_entry(autoscaling={"mode": "none", "minReplicas": 0})]},
+        "models[0].autoscaling.minReplicas: 0 needs mode keda (with the HTTP add-on) or knative, got mode none",
     ),
     "keda-without-keda": (
         {"models": [vllm_entry(autoscaling={"mode": "keda", "maxReplicas": 2})], "platform": {"keda": {"install": False}}},

@@ -17,7 +17,7 @@ from conftest import REPO_ROOT, STACK_FILES, llamacpp_entry, objects_of, vllm_en
 
 from infra.chart import render
 from infra.planner import plan_stack
-from infra.stack import load_stack_file
+from infra.stack import load_stack_file, parse
 from policies.check import load, run
 from policies.guardrails.catalog import GUARDRAILS
 from policies.guardrails.objects import Obj
@@ -31,6 +31,7 @@ TYPE = {
     "InferenceService": "kubernetes:serving.kserve.io/v1beta1:InferenceService",
     "Deployment": "kubernetes:apps/v1:Deployment",
     "ScaledObject": "kubernetes:keda.sh/v1alpha1:ScaledObject",
+    "HTTPScaledObject": "kubernetes:http.keda.sh/v1alpha1:HTTPScaledObject",
     "PrometheusRule": "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
     "NetworkPolicy": "kubernetes:networking.k8s.io/v1:NetworkPolicy",
 }
@@ -134,6 +135,35 @@ def test_policy_trips_on_violation_and_passes_compliant(name: str, compliant: li
     obj = _first(compliant, kind)
     assert report(name, [obj]) == [], f"{name} flags the chart's own {kind}"
     assert report(name, [violate(copy.deepcopy(obj))]), f"{name} misses the violation"
+
+
+@pytest.fixture(scope="module")
+def waking(render_models_module) -> list[dict[str, Any]]:
+    """vLLM scaled to zero through the KEDA HTTP add-on (HTTPScaledObject + external-push trigger)."""
+    config = plan_stack(parse({"namespace": "llm", "platform": {"keda": {"httpAddon": True}},
+                               "models": [vllm_entry(name="wake", autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2})]}))
+    return [o for o in render(config.config.chart_values(), release="llm", namespace="llm") if o["kind"] in TYPE]
+
+
+def test_scale_to_zero_through_the_http_addon_passes(waking: list[dict[str, Any]]) -> None:
+    assert report("scale-to-zero-has-activation", waking) == []
+
+
+def test_scale_to_zero_without_the_http_scaled_object_trips(waking: list[dict[str, Any]]) -> None:
+    found = report("scale-to-zero-has-activation", [o for o in waking if o["kind"] != "HTTPScaledObject"])
+    assert any("names HTTPScaledObject wake-http, which is not in this stack" in m for m in found), found
+    assert any("InferenceService" in m or "nothing holds requests" in m for m in found), found
+
+
+def test_http_scaled_object_waking_another_deployment_trips(waking: list[dict[str, Any]]) -> None:
+    objects = copy.deepcopy(waking)
+    _first_in_place(objects, "HTTPScaledObject")["spec"]["scaleTargetRef"]["name"] = "other-predictor"
+    found = report("scale-to-zero-has-activation", objects)
+    assert any("wakes other-predictor, not this ScaledObject's wake-predictor" in m for m in found), found
+
+
+def _first_in_place(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    return next(o for o in objects if o["kind"] == kind)
 
 
 def test_policies_are_documented_and_remediated() -> None:

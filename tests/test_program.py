@@ -36,14 +36,25 @@ def test_program_exports_endpoint_per_model() -> None:
         "qwen-fp16": {
             "servedModelName": "qwen",
             "baseUrl": "http://qwen-fp16-predictor.llm-unit.svc.cluster.local/v1",
+            "host": "qwen-fp16-predictor.llm-unit.svc.cluster.local",
             "runtime": "vllm",
         },
         "tiny": {
             "servedModelName": "tiny",
             "baseUrl": "http://tiny.llm-unit.svc.cluster.local/v1",
+            "host": "tiny.llm-unit.svc.cluster.local",
             "runtime": "llamacpp",
         },
     }
+
+
+def test_program_exports_interceptor_url_and_host_for_models_that_scale_to_zero() -> None:
+    _, exports = run_program({
+        "namespace": "llm-unit", "platform": {"keda": {"httpAddon": True, "namespace": "autoscaling"}},
+        "models": [llamacpp_entry(autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2})],
+    })  # fmt: skip
+    assert exports["models"]["tiny"]["baseUrl"] == "http://keda-add-ons-http-interceptor-proxy.autoscaling.svc.cluster.local:8080/v1"
+    assert exports["models"]["tiny"]["host"] == "tiny.llm-unit.svc.cluster.local"
 
 
 def test_program_exports_capacity_plan_per_model() -> None:

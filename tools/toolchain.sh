@@ -14,6 +14,7 @@
 #   certmanager  cert-manager's admission webhook (tools/go/cert-manager-webhook)
 #   keda     KEDA operator, metrics API server (adapter) and admission webhooks
 #   prometheus  Prometheus server and promtool (the release kube-prometheus-stack runs)
+#   kedahttp KEDA HTTP add-on: interceptor, external scaler, operator (listeners bound to loopback)
 #   knative  Knative Serving's Service validation as a CLI (tools/go/knative-validate) + the
 #            serving.knative.dev CRDs of that release (bin/knative-serving-crds)
 # Components that are not cached yet are built in parallel (downloads overlap compiles).
@@ -26,9 +27,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/toolchain.pins"
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 shared=${LLM_PLATFORM_SHARED:-$here/../../shared}
-all_components=(kube pulumi kserve helm certmanager keda prometheus knative)
+all_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative)
 # Built by default (`make toolchain`): what the tests use.
-default_components=(kube pulumi kserve helm certmanager keda prometheus knative)
+default_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative)
 components=("$@")
 ((${#components[@]})) || components=("${default_components[@]}")
 
@@ -40,6 +41,7 @@ declare -A outputs=(
   [helm]="helm"
   [certmanager]="cert-manager-webhook"
   [keda]="keda-operator keda-adapter keda-webhooks"
+  [kedahttp]="keda-http-interceptor keda-http-scaler keda-http-operator"
   [prometheus]="prometheus promtool"
   [knative]="knative-validate"
 )
@@ -50,6 +52,7 @@ declare -A pins=(
   [helm]="HELM_VERSION"
   [certmanager]="CERT_MANAGER_VERSION"
   [keda]="KEDA_VERSION"
+  [kedahttp]="KEDA_HTTP_ADDON_VERSION"
   [prometheus]="PROMETHEUS_MODULE_VERSION"
   [knative]="KNATIVE_SERVING_MODULE_VERSION"
 )
@@ -243,6 +246,38 @@ build_keda() {  # build_keda OUT: operator, adapter (external metrics API server
     for c in operator webhooks; do
       go build -trimpath -ldflags "-s -w" -o "$out/bin/keda-$c" "github.com/kedacore/keda/v2/cmd/$c"
     done
+  )
+}
+
+build_kedahttp() {  # build_kedahttp OUT: the HTTP add-on's interceptor, scaler and operator
+  local out=$1 dir="$work/kedahttp" c f mod
+  wrapper "$dir"
+  (
+    cd "$dir"
+    copy_replaces github.com/kedacore/http-add-on "$KEDA_HTTP_ADDON_VERSION"
+    go get "github.com/kedacore/http-add-on@$KEDA_HTTP_ADDON_VERSION" >/dev/null
+    mod="$(go env GOMODCACHE)/github.com/kedacore/http-add-on@$KEDA_HTTP_ADDON_VERSION"
+    # The interceptor (proxy, admin, metrics) and the scaler (gRPC) listen on "0.0.0.0:%d" with
+    # only the port configurable (interceptor/main.go runAdminServer/runMetricsServer/
+    # runProxyServer, scaler/main.go startGrpcServer): build their package main here with those
+    # listeners on a loopback address, $LOCALCP_BIND_HOST or 127.0.0.1 (the harness gives the
+    # add-on an address of its own). The operator's listeners take flags.
+    for c in interceptor scaler; do
+      mkdir -p "$c"
+      for f in "$mod/$c"/*.go; do
+        [[ $f == *_test.go ]] && continue
+        sed 's/"0\.0\.0\.0:%d"/localcpBindHost()+":%d"/' "$f" >"$c/$(basename "$f")"
+      done
+      printf '%s\n' 'package main' 'import "os"' \
+        '// localcpBindHost: the loopback address listeners bind (llm-platform harness build).' \
+        'func localcpBindHost() string { if h := os.Getenv("LOCALCP_BIND_HOST"); h != "" { return h }; return "127.0.0.1" }' \
+        >"$c/localcp_bind_host.go"
+      ! grep -q '0\.0\.0\.0' "$c"/*.go || { echo "$c: a listener on 0.0.0.0 is left unpatched" >&2; exit 1; }
+      grep -q 'localcpBindHost()+":%d"' "$c/main.go" || { echo "$c/main.go: no listener found to patch" >&2; exit 1; }
+    done
+    go mod tidy >/dev/null
+    for c in interceptor scaler; do go build -trimpath -ldflags "-s -w" -o "$out/bin/keda-http-$c" "./$c"; done
+    go build -trimpath -ldflags "-s -w" -o "$out/bin/keda-http-operator" github.com/kedacore/http-add-on/operator
   )
 }
 

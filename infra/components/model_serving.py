@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from infra.chart import CHART_DIR
 from infra.config import ChartValues, chart_values_dict
-from infra.endpoints import base_url
+from infra.endpoints import base_url, host
 
 
 @dataclass
@@ -40,7 +40,8 @@ def replace_on_deployment_mode_change(args: pulumi.ResourceTransformArgs) -> pul
 
 class ModelServing(pulumi.ComponentResource):
     endpoints: pulumi.Output[dict[str, dict[str, str]]]
-    """Per model name: servedModelName, baseUrl (in-cluster OpenAI base URL), runtime."""
+    """Per model name: servedModelName, baseUrl (in-cluster OpenAI base URL), host (the Host header
+    to send there: needed when baseUrl is the KEDA HTTP add-on's interceptor), runtime."""
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:serving:ModelServing", name, None, opts)
@@ -59,7 +60,8 @@ class ModelServing(pulumi.ComponentResource):
         namespace = pulumi.Output.from_input(args.namespace)
         self.endpoints = namespace.apply(
             lambda ns: {
-                m.name: {"servedModelName": m.served_name, "baseUrl": base_url(m, ns), "runtime": m.runtime}
+                m.name: {"servedModelName": m.served_name, "runtime": m.runtime, "host": host(m, ns),
+                         "baseUrl": base_url(m, ns, args.values.keda_http_addon_namespace)}
                 for m in args.values.models
             }
         )

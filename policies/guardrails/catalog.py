@@ -74,8 +74,9 @@ GUARDRAILS: list[Guardrail] = [
               "Use the chart (it mounts /dev/shm when gpu.count > 1); raise shmSizeLimit if NCCL complains.",
               f"{RUNBOOKS}/nccl-timeout.md", engine.shm_for_tensor_parallel),
     Guardrail("scale-to-zero-has-activation", "Scale to zero only with an activation source that exists at zero replicas.",
-              "Use autoscaling.mode knative for minReplicas 0, or keep minReplicas >= 1.",
-              f"{RUNBOOKS}/scale-from-zero-stuck.md", scaling.scale_to_zero_has_activation),
+              "For minReplicas 0 use autoscaling.mode keda with platform.keda.httpAddon (the chart adds the "
+              "HTTPScaledObject and its trigger), or mode knative; else keep minReplicas >= 1.",
+              f"{RUNBOOKS}/scale-from-zero-stuck.md", stack_check=scaling.scale_to_zero_has_activation),
     Guardrail("alerts-have-runbook", "Every alert rule has a runbook_url annotation.",
               "Add annotations.runbook_url pointing into runbooks/.",
               _doc("alerts-have-runbook"), alerts.alerts_have_runbook),

@@ -110,12 +110,30 @@ Usage: include "llm-serving.serverEnv" (dict "root" $ "model" $m)
 {{- end -}}
 {{- end -}}
 
-{{/* In-cluster OpenAI base URL of a model (KServe names the predictor Service <name>-predictor). */}}
+{{/* The model's Service (port 80): KServe names an InferenceService's predictor Service
+<name>-predictor; the chart names a llama.cpp model's Service <name>. */}}
+{{- define "llm-serving.serviceName" -}}
+{{- ternary (printf "%s-predictor" .name) .name (eq .runtime "vllm") -}}
+{{- end -}}
+
+{{/* Scale to zero through the KEDA HTTP add-on (mode keda, minReplicas 0). */}}
+{{- define "llm-serving.wakesThroughHttpAddon" -}}
+{{- if and (eq .autoscaling.mode "keda") (eq (int .autoscaling.minReplicas) 0) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Host a client sends (to the HTTP add-on's interceptor) to reach a model: its Service's
+cluster DNS name, so the header is the one a direct call would carry. */}}
+{{- define "llm-serving.host" -}}
+{{- include "llm-serving.serviceName" .model }}.{{ .root.Release.Namespace }}.svc.cluster.local
+{{- end -}}
+
+{{/* In-cluster OpenAI base URL of a model: its Service, or, when it scales to zero through the
+KEDA HTTP add-on, the add-on's interceptor (send `Host: <llm-serving.host>`). */}}
 {{- define "llm-serving.baseUrl" -}}
-{{- if eq .model.runtime "vllm" -}}
-http://{{ .model.name }}-predictor.{{ .root.Release.Namespace }}.svc.cluster.local/v1
+{{- if include "llm-serving.wakesThroughHttpAddon" .model -}}
+http://keda-add-ons-http-interceptor-proxy.{{ .root.Values.kedaHttpAddonNamespace }}.svc.cluster.local:8080/v1
 {{- else -}}
-http://{{ .model.name }}.{{ .root.Release.Namespace }}.svc.cluster.local/v1
+http://{{ include "llm-serving.host" . }}/v1
 {{- end -}}
 {{- end -}}
 
