@@ -53,7 +53,7 @@ class ModelBase(Strict):
     replicas: int = Field(default=1, ge=1)
     """Replica count with autoscaling mode none."""
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
-    """Queue-depth autoscaling (keda), or request-driven with scale to zero (knative)."""
+    """Queue-depth autoscaling (keda; scale to zero through the KEDA HTTP add-on), or request-driven with scale to zero (knative)."""
     rollout: Rollout = Field(default_factory=Rollout)
     """Zero-downtime updates: surge one pod, drain before stopping."""
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)

@@ -27,7 +27,7 @@ class FakeServer:
     """Runs in a background thread; `base_url` ends in /v1."""
 
     def __init__(self, mode: str = "healthy", api_key: str | None = None, runtime: str = "llamacpp",
-                 model: str = "fake-model", port: int = 0, output_tokens: int = 8):  # fmt: skip
+                 model: str = "fake-model", port: int = 0, output_tokens: int = 8, host: str = "127.0.0.1"):  # fmt: skip
         if mode not in MODES:
             raise ValueError(f"mode: one of {', '.join(MODES)}, got {mode!r}")
         self.mode, self.api_key, self.runtime, self.model, self.output_tokens = mode, api_key, runtime, model, output_tokens
@@ -35,7 +35,7 @@ class FakeServer:
         """Values /metrics reports for named series (others read 0): a recorded queue, the counters
         count() moves."""
         self.lock = threading.Lock()
-        self.httpd = _Server(("127.0.0.1", port), self._handler())
+        self.httpd = _Server((host, port), self._handler())
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
@@ -49,7 +49,8 @@ class FakeServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
 
     def __enter__(self) -> FakeServer:
         self.thread.start()

@@ -3,10 +3,13 @@ external scaler and operator (built from the Go proxy, localcp/keda_http.py), th
 operator + metrics API server, kube-controller-manager, kwok running the model's pod, and a real
 llama-server standing behind the model's Service.
 
-The chart's llama.cpp model has autoscaling.mode keda with minReplicas 0. The interceptor reaches
-the model Service `tiny.llm-wake:80` through a hosts file mapping it to the llama-server's own
-loopback address (localcp/hosts.py), as cluster DNS + kube-proxy would route it to the pod. Timings
-are printed (pytest -s)."""
+The chart's llama.cpp model and a vLLM model (KServe Standard mode, reconciled by the real KServe
+controller into the predictor Deployment and Service) have autoscaling.mode keda with minReplicas
+0. The interceptor reaches a model Service (`tiny.llm-wake:80`, `qwen-predictor.llm-wake:80`)
+through a hosts file mapping it to the loopback address of what stands behind it (localcp/hosts.py),
+as cluster DNS + kube-proxy would route it to the pod: the real llama-server for the llama.cpp
+model; for vLLM (no GPU here) a server that answers the OpenAI API as vLLM does. Timings are
+printed (pytest -s)."""
 
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import llamacpp_entry, running
+from conftest import llamacpp_entry, running, vllm_entry
 
 from infra.chart import render
+from infra.config import VllmModel
 from infra.endpoints import host
 from infra.program import MODEL_NAMESPACE_LABELS
 from infra.planner import plan_stack
@@ -30,11 +34,13 @@ from localcp.cluster import LocalCluster
 from localcp.hosts import HostsFile, loopback_address
 from localcp.keda import Keda
 from localcp.keda_http import KedaHttpAddon
+from localcp.kserve import KServeController
 from localcp.process import listening_addresses
 from localcp.prometheus import PrometheusServer
+from smoke.fake_server import FakeServer
 
 pytestmark = pytest.mark.engine
-NAMESPACE, MODEL = "llm-wake", "tiny"
+NAMESPACE, MODEL, VLLM_MODEL = "llm-wake", "tiny", "qwen"
 IDLE_SECONDS = 5  # autoscaling.cooldownPeriodSeconds of the test model (default 300)
 WAKE_TIMEOUT = 90  # seconds a request may wait for the model here (KEDA poll + kwok + endpoints)
 
@@ -70,29 +76,48 @@ def llama(llama_bin: Path, tiny_models: dict[str, Path], addon: KedaHttpAddon):
         yield server
 
 
+@pytest.fixture(scope="module")
+def vllm(addon: KedaHttpAddon) -> Iterator[FakeServer]:
+    address = loopback_address()
+    with FakeServer(runtime="vllm", model=VLLM_MODEL, host=address, port=80) as server:
+        addon.map_service(f"{VLLM_MODEL}-predictor", NAMESPACE, address)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def kserve(cluster: LocalCluster, kserve_on) -> Iterator[KServeController]:
+    yield from kserve_on(cluster)
+
+
+def wake_scaling(prometheus_url: str) -> dict[str, Any]:
+    return {"mode": "keda", "minReplicas": 0, "maxReplicas": 2, "pollingIntervalSeconds": 2,
+            "cooldownPeriodSeconds": IDLE_SECONDS, "prometheusUrl": prometheus_url}  # fmt: skip
+
+
 def model_objects(prometheus_url: str) -> list[dict[str, Any]]:
     tiny = llamacpp_entry(name=MODEL, maxModelLen=1024, maxNumSeqs=1, resources={"cpu": "1", "memory": "1Gi"},
-                          autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2, "pollingIntervalSeconds": 2,
-                                       "cooldownPeriodSeconds": IDLE_SECONDS, "prometheusUrl": prometheus_url})  # fmt: skip
-    stack = {"namespace": NAMESPACE, "models": [tiny], "platform": {"keda": {"httpAddon": True}}}
+                          autoscaling=wake_scaling(prometheus_url))  # fmt: skip
+    qwen = vllm_entry(name=VLLM_MODEL, autoscaling=wake_scaling(prometheus_url))
+    stack = {"namespace": NAMESPACE, "models": [tiny, qwen], "platform": {"keda": {"httpAddon": True}}}
     config = plan_stack(parse(stack)).config
     return render(config.chart_values(), release="llm", namespace=NAMESPACE)
 
 
 @pytest.fixture(scope="module")
-def deployed(cluster: LocalCluster, prometheus: PrometheusServer, keda: Keda, addon: KedaHttpAddon, llama) -> list[dict[str, Any]]:
+def deployed(cluster: LocalCluster, prometheus: PrometheusServer, keda: Keda, addon: KedaHttpAddon, kserve: KServeController,
+             llama, vllm: FakeServer) -> list[dict[str, Any]]:  # fmt: skip
     objects = model_objects(prometheus.url)
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": MODEL_NAMESPACE_LABELS}}
     cluster.apply([namespace, *objects], field_manager="llm-platform")
     return objects
 
 
-def replicas(cluster: LocalCluster) -> int:
-    return (cluster.get("deployment", MODEL, NAMESPACE) or {}).get("spec", {}).get("replicas", 0)
+def replicas(cluster: LocalCluster, deployment: str = MODEL) -> int:
+    return (cluster.get("deployment", deployment, NAMESPACE) or {}).get("spec", {}).get("replicas", 0)
 
 
-def pods(cluster: LocalCluster) -> list[dict[str, Any]]:
-    return cluster.list("pods", NAMESPACE, selector=f"llm-serving/model={MODEL}")
+def pods(cluster: LocalCluster, model: str = MODEL) -> list[dict[str, Any]]:
+    return cluster.list("pods", NAMESPACE, selector=f"llm-serving/model={model}")
 
 
 def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -104,8 +129,8 @@ def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
     pytest.fail(f"not reached within {timeout:.0f}s: {what}")
 
 
-def chat(addon: KedaHttpAddon, host_header: str, timeout: float = WAKE_TIMEOUT) -> httpx.Response:
-    body = {"model": MODEL, "messages": [{"role": "user", "content": "Say hi"}], "max_tokens": 4}
+def chat(addon: KedaHttpAddon, host_header: str, timeout: float = WAKE_TIMEOUT, model: str = MODEL) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": "Say hi"}], "max_tokens": 4}
     return httpx.post(f"{addon.proxy_url}/v1/chat/completions", json=body, headers={"Host": host_header}, timeout=timeout)
 
 
@@ -153,6 +178,23 @@ def test_model_returns_to_zero_after_idle_window(cluster: LocalCluster, addon: K
     start = time.monotonic()
     wait_for(lambda: replicas(cluster) == 0, IDLE_SECONDS + 60, f"{MODEL} back to 0 replicas after {IDLE_SECONDS}s idle")
     print(f"\n{MODEL}: back to zero {time.monotonic() - start:.1f}s after the last request (cooldown {IDLE_SECONDS}s)")
+
+
+def test_kserve_predictor_wakes_through_the_interceptor(cluster: LocalCluster, addon: KedaHttpAddon,
+                                                        deployed: list[dict[str, Any]]) -> None:  # fmt: skip
+    """KServe (autoscalerClass external) leaves the predictor Deployment's replicas to KEDA: it
+    idles at 0 and a request for the predictor's Service wakes it."""
+    predictor = f"{VLLM_MODEL}-predictor"
+    wait_for(lambda: cluster.get("deployment", predictor, NAMESPACE), 120, f"KServe created Deployment {predictor}")
+    wait_for(lambda: replicas(cluster, predictor) == 0 and not pods(cluster, VLLM_MODEL), 90, f"{predictor} at 0 replicas")
+    model = VllmModel.model_validate(vllm_entry(name=VLLM_MODEL))
+    start = time.monotonic()
+    response = chat(addon, host(model, NAMESPACE), model=VLLM_MODEL)
+    assert response.status_code == 200, response.text[:500]
+    assert response.json()["model"] == VLLM_MODEL and response.headers.get("X-KEDA-HTTP-Cold-Start") == "true"
+    assert replicas(cluster, predictor) >= 1
+    print(f"\n{predictor}: woken and answered in {time.monotonic() - start:.1f}s")
+    wait_for(lambda: replicas(cluster, predictor) == 0, IDLE_SECONDS + 60, f"{predictor} back to 0 replicas")
 
 
 def test_unknown_host_is_not_routed(addon: KedaHttpAddon, deployed: list[dict[str, Any]]) -> None:
