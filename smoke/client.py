@@ -120,7 +120,8 @@ def wait_until_ready(client: SmokeClient, timeout: float, interval: float = 1.0)
     last: httpx.Response | None = None
     while True:
         try:
-            last = client.http.get(f"{client.root_url}/health", timeout=min(client.timeout, 5.0))
+            last = client.http.get(f"{client.root_url}/health", headers=client.headers(authenticated=False),
+                                   timeout=min(client.timeout, 5.0))
             if last.status_code == 200:
                 return last
         except httpx.TransportError:

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import llamacpp_entry, running, vllm_entry
+from conftest import llamacpp_entry, run_smoke, running, vllm_entry
 
 from infra.chart import render
 from infra.config import VllmModel
@@ -178,6 +178,15 @@ def test_model_returns_to_zero_after_idle_window(cluster: LocalCluster, addon: K
     start = time.monotonic()
     wait_for(lambda: replicas(cluster) == 0, IDLE_SECONDS + 60, f"{MODEL} back to 0 replicas after {IDLE_SECONDS}s idle")
     print(f"\n{MODEL}: back to zero {time.monotonic() - start:.1f}s after the last request (cooldown {IDLE_SECONDS}s)")
+
+
+def test_smoke_suite_passes_through_the_interceptor(cluster: LocalCluster, addon: KedaHttpAddon) -> None:
+    """The operator's smoke suite, given the stack outputs' interceptor URL and Host, wakes the
+    idle model with its first request and passes."""
+    wait_for(lambda: replicas(cluster) == 0, IDLE_SECONDS + 60, f"{MODEL} idle at 0 replicas")
+    result = run_smoke(addon.proxy_url, MODEL, "llamacpp", "--host-header", host(_model(), NAMESPACE))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout, result.stdout[-1500:]
 
 
 def test_kserve_predictor_wakes_through_the_interceptor(cluster: LocalCluster, addon: KedaHttpAddon,
