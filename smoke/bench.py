@@ -65,6 +65,14 @@ def summarize(values: list[float]) -> dict[str, float | None]:
     return out
 
 
+def request_headers(args: argparse.Namespace) -> dict[str, str]:
+    """Authorization, and the Host header a model behind the KEDA HTTP add-on's interceptor needs."""
+    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    if args.host_header:
+        headers["Host"] = args.host_header
+    return headers
+
+
 async def one_request(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str],
                       given_base_url: str = "") -> RequestResult:  # fmt: skip
     start = time.perf_counter()
@@ -115,7 +123,7 @@ async def _adata(response: httpx.Response):
 def request_bodies(args: argparse.Namespace, count: int, seed_offset: int = 0) -> tuple[str, list[dict[str, Any]], dict[str, str]]:
     """URL, `count` bodies (smoke/workload.py) and headers: streaming completions, fixed lengths."""
     url = f"{args.base_url.rstrip('/')}/completions"
-    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    headers = request_headers(args)
     shape = workload.requests(count, args.input_tokens, args.output_tokens, range_ratio=args.random_range_ratio,
                               shared_prefix_tokens=args.shared_prefix_tokens, seed=args.seed + seed_offset)  # fmt: skip
     bodies = [{
@@ -188,7 +196,7 @@ async def run_rate(args: argparse.Namespace, rate: float, progress: tqdm) -> dic
 def checked_against_server(args: argparse.Namespace, level: Any) -> dict[str, Any]:
     """Run one level, reading the server's counters before and after (smoke/server_counters.py)."""
     root = args.base_url.removesuffix("/v1")
-    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    headers = request_headers(args)
     before = server_counters.read(root, headers, args.model)
     stats = asyncio.run(level)
     after = server_counters.read(root, headers, args.model)
@@ -246,6 +254,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--input-tokens", type=int, default=128, help="requested prompt length (the server's count is reported)")
     parser.add_argument("--output-tokens", type=int, default=64, help="max_tokens per request")
     parser.add_argument("--api-key", help="bearer key, if the server requires one")
+    parser.add_argument("--host-header", help="Host header to send: a model behind the KEDA HTTP add-on's interceptor (stack output models.<name>.host)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
     parser.add_argument("--json", type=Path, dest="json_out", help="write the full report here")
     parser.add_argument("--plot", type=Path, help="write a latency/throughput PNG here (with --compare: both runs overlaid)")
@@ -278,7 +287,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def preflight(args: argparse.Namespace) -> str | None:
     """Before any load: the server answers /v1/models and serves --model; else why not."""
-    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
+    headers = request_headers(args)
     url = f"{args.base_url}/models"
     try:
         response = httpx.get(url, headers=headers, timeout=args.timeout)

@@ -14,6 +14,7 @@ printed (pytest -s)."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -187,6 +188,19 @@ def test_smoke_suite_passes_through_the_interceptor(cluster: LocalCluster, addon
     result = run_smoke(addon.proxy_url, MODEL, "llamacpp", "--host-header", host(_model(), NAMESPACE))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout, result.stdout[-1500:]
+
+
+def test_bench_measures_through_the_interceptor(addon: KedaHttpAddon, deployed: list[dict[str, Any]], tmp_path: Path) -> None:
+    """The bench, given the interceptor URL and Host, measures the real llama-server behind it (its
+    counters agree with the bench's, so every request reached the model)."""
+    from smoke.bench import main as bench
+
+    out = tmp_path / "bench.json"
+    rc = bench(["--base-url", addon.proxy_url, "--model", MODEL, "--host-header", host(_model(), NAMESPACE),
+                "--concurrency", "1", "--requests", "3", "--input-tokens", "32", "--output-tokens", "32",
+                "--timeout", str(WAKE_TIMEOUT), "--quiet", "--json", str(out)])  # fmt: skip
+    assert rc == 0
+    assert json.loads(out.read_text())["levels"][0]["requests"] == 3
 
 
 def test_kserve_predictor_wakes_through_the_interceptor(cluster: LocalCluster, addon: KedaHttpAddon,
