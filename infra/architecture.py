@@ -100,7 +100,7 @@ def from_hf_config(path: Path) -> Architecture:
     layer_types = c.get("layer_types") or []
     sliding_layers = sum(1 for t in layer_types if t == "sliding_attention")
     mla = "kv_lora_rank" in c and c.get("kv_lora_rank")
-    count = count_parameters(c)
+    count = count_parameters(top)
     return Architecture(
         num_layers=c["num_hidden_layers"],
         hidden_size=hidden,

@@ -8,8 +8,12 @@ Field names as each family spells them: experts `num_local_experts` (Mixtral, gp
 (else `intermediate_size`); shared experts `n_shared_experts` (DeepSeek, at the expert width) or
 `shared_expert_intermediate_size` with a 1-wide gate (Qwen2-MoE); which layers are MoE:
 `first_k_dense_replace` + `moe_layer_freq` (DeepSeek), `mlp_only_layers` + `decoder_sparse_step`
-(Qwen), every layer otherwise. DeepSeek's multi-token-prediction layers (`num_nextn_predict_layers`)
-are not counted: vLLM serves the main model without them and the published totals exclude them.
+(Qwen), `interleave_moe_layer_step` (Llama 4), every layer otherwise. Llama 4's dense layers are
+`intermediate_size_mlp` wide and each MoE layer adds one shared expert at the expert width; its
+vision tower is counted too (vLLM loads it; the published totals include it). MiniMax-M2 adds
+per-layer q/k norms and a routing bias. DeepSeek's and MiniMax's multi-token-prediction modules
+(`num_nextn_predict_layers`, `num_mtp_modules`) are not counted: vLLM serves the main model without
+them and the published totals exclude them. Other families' vision towers are not counted.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ class ParameterCount:
     """Routed experts' projection matrices (what MXFP4 checkpoints quantize)."""
     linear_weights: int = 0
     """Every other projection matrix: attention, dense MLPs, shared experts (quantized by FP8/AWQ/GPTQ)."""
+    vision: int = 0
+    """Vision tower and projector of a multimodal checkpoint (kept in 16 bits)."""
 
     @property
     def unquantized(self) -> int:
@@ -76,6 +82,8 @@ def _attention_small(c: dict[str, Any], hidden: int) -> int:
         small += 2 * head_dim
     if model_type == "gpt_oss":
         small += heads
+    if c.get("use_qk_norm") and c.get("qk_norm_type") == "per_layer":
+        small += (heads + kv_heads) * head_dim
     return small
 
 
@@ -98,6 +106,8 @@ def _attention_all(c: dict[str, Any], hidden: int) -> int:
         params += 2 * head_dim  # q_norm and k_norm
     if model_type == "gpt_oss":
         params += heads  # attention sinks
+    if c.get("use_qk_norm") and c.get("qk_norm_type") == "per_layer":
+        params += q_out + kv_out  # MiniMax-M2: RMSNorm over all heads' q and k (Llama 4's L2 norm has no weights)
     return params
 
 
@@ -107,6 +117,9 @@ def _mlp(hidden: int, width: int, bias: bool) -> int:
 
 
 def _is_moe_layer(c: dict[str, Any], i: int) -> bool:
+    if "interleave_moe_layer_step" in c:  # Llama 4 (vLLM models/llama4.py Llama4DecoderLayer)
+        step = int(c["interleave_moe_layer_step"] or 0)
+        return step > 0 and (i + 1) % step == 0
     if "first_k_dense_replace" in c or "moe_layer_freq" in c:  # DeepSeek
         return i >= int(c.get("first_k_dense_replace") or 0) and i % int(c.get("moe_layer_freq") or 1) == 0
     if i in (c.get("mlp_only_layers") or []):  # Qwen MoE
@@ -114,9 +127,28 @@ def _is_moe_layer(c: dict[str, Any], i: int) -> bool:
     return (i + 1) % int(c.get("decoder_sparse_step") or 1) == 0
 
 
-def count_parameters(c: dict[str, Any]) -> ParameterCount:
-    """Total and active parameters of the language model `c` describes (text_config for wrappers)."""
-    c = c.get("text_config", c)
+def llama4_vision_parameters(v: dict[str, Any], text_hidden: int) -> int:
+    """Llama 4's vision tower (Transformers modeling_llama4.py Llama4VisionModel): an unfold patch
+    embedding, class and position embeddings, pre/post LayerNorms, ViT encoder layers (q/k/v/o
+    and a 2-layer MLP, all with biases; two LayerNorms), the pixel-shuffle MLP
+    (Llama4VisionMLP2: intermediate -> projector_input, projector_output -> projector_output) and
+    the projector to the text width (Llama4MultiModalProjector)."""
+    hidden, width, layers = _need(v, "hidden_size"), _need(v, "intermediate_size"), _need(v, "num_hidden_layers")
+    patch, image = _need(v, "patch_size"), _need(v, "image_size")
+    patches = (image // patch) ** 2
+    embed = v.get("num_channels", 3) * patch * patch * hidden + hidden + (patches + 1) * hidden + 4 * hidden
+    layer = 4 * (hidden * hidden + hidden) + (hidden * width + width) + (width * hidden + hidden) + 4 * hidden
+    adapter = width * _need(v, "projector_input_dim") + _need(v, "projector_output_dim") ** 2
+    return embed + layers * layer + adapter + _need(v, "vision_output_dim") * text_hidden
+
+
+def count_parameters(top: dict[str, Any]) -> ParameterCount:
+    """Total and active parameters of the model `top` describes (the language model under
+    text_config for multimodal wrappers; Llama 4's vision tower added)."""
+    c = top.get("text_config", top)
+    vision = 0
+    if str(top.get("model_type", "")) == "llama4" and top.get("vision_config"):
+        vision = llama4_vision_parameters(top["vision_config"], _need(c, "hidden_size"))
     hidden, layers, vocab = _need(c, "hidden_size"), _need(c, "num_hidden_layers"), _need(c, "vocab_size")
     experts = num_experts(c)
     gpt_oss = c.get("model_type") == "gpt_oss"
@@ -128,15 +160,18 @@ def count_parameters(c: dict[str, Any]) -> ParameterCount:
     moe_layers = sum(1 for i in range(layers) if experts and _is_moe_layer(c, i))
     dense_layers = layers - moe_layers
     if dense_layers:
-        width, bias = _need(c, "intermediate_size"), bool(c.get("mlp_bias"))
+        width, bias = c.get("intermediate_size_mlp") or _need(c, "intermediate_size"), bool(c.get("mlp_bias"))
         total += dense_layers * (attention + _mlp(hidden, width, bias))
         active += dense_layers * (attention + _mlp(hidden, width, bias))
         linear += dense_layers * (attention_linear + _mlp(hidden, width, False))
     if moe_layers:
         width = c.get("moe_intermediate_size") or _need(c, "intermediate_size")
         expert = _mlp(hidden, width, gpt_oss)
-        router = hidden * experts + (experts if gpt_oss or c.get("n_routed_experts") else 0)  # gpt-oss bias, DeepSeek correction bias
+        # Router bias (gpt-oss) or score-correction bias (DeepSeek, MiniMax-M2 use_routing_bias).
+        router = hidden * experts + (experts if gpt_oss or c.get("n_routed_experts") or c.get("use_routing_bias") else 0)
         shared = int(c.get("n_shared_experts") or 0) * _mlp(hidden, width, False)
+        if str(c.get("model_type", "")).startswith("llama4"):
+            shared += _mlp(hidden, width, False)  # Llama4MoE's shared_expert
         shared_gate = 0
         if c.get("shared_expert_intermediate_size"):
             shared += _mlp(hidden, c["shared_expert_intermediate_size"], False)
@@ -146,5 +181,5 @@ def count_parameters(c: dict[str, Any]) -> ParameterCount:
         active += moe_layers * (attention + top_k * expert + router + shared + shared_gate)
         linear += moe_layers * (attention_linear + shared)
         expert_weights = moe_layers * experts * _mlp(hidden, width, False)
-    return ParameterCount(total=total, active=active, experts=experts, moe_layers=moe_layers, embedding=embedding,
-                          expert_weights=expert_weights, linear_weights=linear)  # fmt: skip
+    return ParameterCount(total=total + vision, active=active + vision, experts=experts, moe_layers=moe_layers,
+                          embedding=embedding, expert_weights=expert_weights, linear_weights=linear, vision=vision)  # fmt: skip

@@ -29,6 +29,9 @@ PUBLISHED_TOTALS = {
     "DeepSeek-V3": 671e9,  # model card: 671B total (685B with the 14B MTP module), 37B activated
     "gpt-oss-120b": 116.83e9,  # OpenAI gpt-oss model card, table 1: 116.83B total
     "gpt-oss-20b": 20.91e9,  # OpenAI gpt-oss model card, table 1: 20.91B total
+    "Llama-4-Scout-17B-16E-Instruct": 109e9,  # Meta model card: 17B activated, 109B total (vision included)
+    "Llama-4-Maverick-17B-128E-Instruct": 400e9,  # Meta model card: 17B activated, 400B total
+    "MiniMax-M2": 230e9,  # model card: 230B total, 10B activated
 }
 
 
@@ -146,3 +149,44 @@ def test_moe_sources_plan_from_the_catalog_without_an_architecture_block() -> No
              "gpu": {"count": 1, "product": "NVIDIA-H100-80GB-HBM3"}}  # fmt: skip
     [plan] = plan_stack(parse({"models": [entry]})).models
     assert plan.plan.fits and plan.plan.weights_gib == pytest.approx(60.77, abs=0.01)
+
+
+def test_llama4_counts_interleaved_moe_shared_experts_and_vision_by_hand() -> None:
+    """Maverick: MoE on every 2nd layer (interleave_moe_layer_step 2) = 24 layers of 128 experts +
+    1 shared expert (3 x 5120 x 8192 each) + router; 24 dense layers 16384 wide
+    (intermediate_size_mlp); the vision tower as Llama4VisionModel lays it out."""
+    from infra.parameters import count_parameters, llama4_vision_parameters
+
+    config = json.loads((CONFIGS / "Llama-4-Maverick-17B-128E-Instruct.json").read_text())
+    count = count_parameters(config)
+    expert, attention = 3 * 5120 * 8192, 2 * 5120 * 5120 + 2 * 5120 * 1024
+    assert count.moe_layers == 24 and count.experts == 128
+    assert count.expert_weights == 24 * 128 * expert
+    assert count.linear_weights == 48 * attention + 24 * 3 * 5120 * 16384 + 24 * expert  # + shared experts
+    # 34 ViT layers of 4 x (1408^2 + 1408) + 2 x 1408 x 5632 + 5632 + 1408 + LayerNorms, plus embeddings
+    # and the two projections (5632 x 4096 + 4096^2, 4096 x 5120).
+    vision = llama4_vision_parameters(config["vision_config"], 5120)
+    assert vision == 871_932_416 and count.vision == vision
+
+
+def test_llama4_kv_cache_is_full_attention_on_every_layer() -> None:
+    """Llama 4's chunked local attention (attention_chunk_size) makes vLLM 0.33 turn the hybrid KV
+    cache manager off by default (vllm/config/vllm.py __post_init__, unless
+    VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE=1), so every layer caches the whole context:
+    8 KV heads over TP 8 = 1 head x 128 x K,V x 2 bytes x 48 layers = 24,576 B per token."""
+    plan = _plan("Llama-4-Scout-17B-16E-Instruct", "--gpu-memory-gib", "79.19", "--max-model-len", "131072",
+                 "--tensor-parallel-size", "8", "--available-kv-gib", "30")  # fmt: skip
+    assert plan["kv_bytes_per_token"] == 24_576
+    assert plan["num_blocks"] == 30 * 2**30 // (16 * 24_576) and plan["fits"]
+
+
+def test_minimax_m2_fp8_block_checkpoint_bytes() -> None:
+    """Every projection in FP8 with one float32 scale per 128 x 128 block; embeddings, LM head,
+    norms, routers in 16 bits: about 230 GB, as the FP8 checkpoint's files are."""
+    arch = from_hf_config(CONFIGS / "MiniMax-M2.json")
+    from infra.parameters import count_parameters
+
+    count = count_parameters(json.loads((CONFIGS / "MiniMax-M2.json").read_text()))
+    quantized = count.expert_weights + count.linear_weights
+    assert arch.checkpoint_weight_bytes == round(quantized * (1 + 4 / (128 * 128)) + (count.total - quantized) * 2)
+    assert arch.checkpoint_weight_bytes / 1e9 == pytest.approx(230, rel=0.02)

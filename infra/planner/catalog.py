@@ -103,6 +103,9 @@ MOE_MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "deepseek-v3": ("DeepSeek-V3", ("deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-V3-0324", "deepseek-ai/DeepSeek-R1")),
     "gpt-oss-120b": ("gpt-oss-120b", ("openai/gpt-oss-120b",)),
     "gpt-oss-20b": ("gpt-oss-20b", ("openai/gpt-oss-20b",)),
+    "llama-4-scout": ("Llama-4-Scout-17B-16E-Instruct", ("meta-llama/Llama-4-Scout-17B-16E-Instruct", "meta-llama/Llama-4-Scout-17B-16E")),
+    "llama-4-maverick": ("Llama-4-Maverick-17B-128E-Instruct", ("meta-llama/Llama-4-Maverick-17B-128E-Instruct", "meta-llama/Llama-4-Maverick-17B-128E")),
+    "minimax-m2": ("MiniMax-M2", ("MiniMaxAI/MiniMax-M2",)),  # FP8 block-quantized checkpoint
 }  # fmt: skip
 MODELS.update({key: from_hf_config(HF_CONFIG_DIR / f"{file}.json") for key, (file, _) in MOE_MODELS.items()})
 
