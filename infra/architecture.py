@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from infra.config_base import Strict
-from infra.checkpoint import checkpoint_bytes
+from infra.checkpoint import bytes_per_quantized_weight, checkpoint_bytes, replicated_bytes
 from infra.parameters import count_parameters
 
 
@@ -30,6 +30,15 @@ class Architecture(Strict):
     """Bytes of all weights as a quantized checkpoint stores them (from config.json's
     quantization_config, infra/checkpoint.py); when set, the plan loads this, split over the
     tensor-parallel ranks, instead of deriving it from numParameters and `quantization`."""
+    checkpoint_quantization: str | None = None
+    """quant_method of the checkpoint's quantization_config ("none": a 16-bit config.json); unset
+    when unknown (dimensions written by hand, or a catalog entry several checkpoints share)."""
+    replicated_weight_bytes: int = Field(default=0, ge=0)
+    """Bytes of weights every tensor-parallel rank holds whole (norms, routers, MLA's down
+    projections; infra/checkpoint.py replicated_bytes); the rest is split over the ranks."""
+    quantized_bytes_per_weight: float | None = Field(default=None, gt=0)
+    """Bytes per projection weight in the checkpoint (from quantization_config); sizes the K/V
+    projections vLLM replicates when tensor parallel exceeds the KV heads."""
     num_experts: int = Field(default=0, ge=0)
     """Routed experts per MoE layer (0: dense). With tensor parallelism vLLM splits every expert
     across the ranks (FusedMoE), so expert weights shard like the rest; the router and norms are
@@ -111,6 +120,11 @@ def from_hf_config(path: Path) -> Architecture:
         intermediate_size=c.get("moe_intermediate_size") or c["intermediate_size"],
         num_parameters=count.total,
         checkpoint_weight_bytes=checkpoint_bytes(count, quantization) if quantization else None,
+        replicated_weight_bytes=replicated_bytes(count, quantization),
+        checkpoint_quantization=str(quantization.get("quant_method", "unknown")).lower() if quantization else "none",
+        # MXFP4 quantizes only the routed experts: the attention projections stay 16-bit.
+        quantized_bytes_per_weight=(bytes_per_quantized_weight(quantization)
+                                    if quantization and quantization.get("quant_method") != "mxfp4" else None),
         num_experts=count.experts,
         max_position_embeddings=c.get("max_position_embeddings", 0) or 1,
         rope_scaling_factor=rope_scaling_factor(c),

@@ -53,6 +53,14 @@ def bytes_per_quantized_weight(config: dict[str, Any]) -> float:
     )
 
 
+def replicated_bytes(count: ParameterCount, config: dict[str, Any] | None) -> int:
+    """Bytes of the checkpoint that every tensor-parallel rank loads whole (ParameterCount's
+    replicated_linear at the checkpoint's width, replicated_small in 16 bits)."""
+    quantized = config and str(config.get("quant_method")).lower() != "mxfp4"
+    per_weight = bytes_per_quantized_weight(config) if quantized else 2.0  # type: ignore[arg-type]
+    return round(count.replicated_linear * per_weight + count.replicated_small * 2)
+
+
 def checkpoint_bytes(count: ParameterCount, config: dict[str, Any] | None) -> int:
     """All weights of the checkpoint, every tensor-parallel rank together."""
     if not config:

@@ -40,6 +40,15 @@ class ParameterCount:
     """Every other projection matrix: attention, dense MLPs, shared experts (quantized by FP8/AWQ/GPTQ)."""
     vision: int = 0
     """Vision tower and projector of a multimodal checkpoint (kept in 16 bits)."""
+    replicated_linear: int = 0
+    """Projection weights every tensor-parallel rank holds whole: MLA's q_a_proj and
+    kv_a_proj_with_mqa (vLLM models/deepseek_v2.py builds them as ReplicatedLinear)."""
+
+    @property
+    def replicated_small(self) -> int:
+        """Norms, routers, biases, sinks: every rank holds them whole (vLLM's RMSNorm and the MoE
+        gate are not sharded); 16-bit."""
+        return self.unquantized - self.vision
 
     @property
     def unquantized(self) -> int:
@@ -153,6 +162,7 @@ def count_parameters(top: dict[str, Any]) -> ParameterCount:
     experts = num_experts(c)
     gpt_oss = c.get("model_type") == "gpt_oss"
     attention, attention_linear = _attention(c, hidden)
+    mla_down = hidden * ((c.get("q_lora_rank") or 0) + c["kv_lora_rank"] + _need(c, "qk_rope_head_dim")) if c.get("kv_lora_rank") else 0
     attention += 2 * hidden  # + the two RMSNorms of the layer
     embedding = vocab * hidden * (1 if c.get("tie_word_embeddings") else 2)
     total = active = embedding + hidden  # + final norm
@@ -182,4 +192,5 @@ def count_parameters(top: dict[str, Any]) -> ParameterCount:
         linear += moe_layers * (attention_linear + shared)
         expert_weights = moe_layers * experts * _mlp(hidden, width, False)
     return ParameterCount(total=total + vision, active=active + vision, experts=experts, moe_layers=moe_layers,
-                          embedding=embedding, expert_weights=expert_weights, linear_weights=linear, vision=vision)  # fmt: skip
+                          embedding=embedding, expert_weights=expert_weights, linear_weights=linear, vision=vision,
+                          replicated_linear=layers * mla_down)  # fmt: skip

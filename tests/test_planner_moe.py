@@ -26,6 +26,7 @@ PUBLISHED_TOTALS = {
     "Mixtral-8x22B-Instruct-v0.1": 141e9,  # Mistral release post: 141B total, 39B active
     "Qwen3-30B-A3B": 30.5e9,  # model card: 30.5B total, 3.3B activated
     "Qwen3-235B-A22B": 235e9,  # model card: 235B total, 22B activated
+    "Qwen3-Coder-480B-A35B-Instruct": 480e9,  # model card: 480B total, 35B activated
     "DeepSeek-V3": 671e9,  # model card: 671B total (685B with the 14B MTP module), 37B activated
     "gpt-oss-120b": 116.83e9,  # OpenAI gpt-oss model card, table 1: 116.83B total
     "gpt-oss-20b": 20.91e9,  # OpenAI gpt-oss model card, table 1: 20.91B total
@@ -135,10 +136,31 @@ def test_gpt_oss_120b_fits_one_80gb_gpu_as_published() -> None:
 
 
 def test_moe_weights_shard_across_tensor_parallel_ranks() -> None:
-    one = _plan("Qwen3-235B-A22B", "--gpu-memory-gib", "139.8", "--max-model-len", "8192", "--tensor-parallel-size", "4")
-    two = _plan("Qwen3-235B-A22B", "--gpu-memory-gib", "139.8", "--max-model-len", "8192", "--tensor-parallel-size", "8")
-    assert one["weights_gib"] == pytest.approx(235.094e9 * 2 / 4 / GIB, rel=1e-3)
-    assert one["weights_gib"] == pytest.approx(2 * two["weights_gib"])
+    """Qwen3-235B-A22B: experts split over the ranks, norms and routers (small) replicated."""
+    one = _plan("Qwen3-235B-A22B", "--gpu-memory-gib", "139.8", "--max-model-len", "8192", "--tensor-parallel-size", "2")
+    two = _plan("Qwen3-235B-A22B", "--gpu-memory-gib", "139.8", "--max-model-len", "8192", "--tensor-parallel-size", "4")
+    assert one["weights_gib"] == pytest.approx(235.094e9 * 2 / 2 / GIB, rel=1e-3)
+    assert one["replicated_gib"] == two["replicated_gib"] < 0.1  # routers 94 x 4096 x 128, norms
+    assert one["weights_gib"] - one["replicated_gib"] == pytest.approx(2 * (two["weights_gib"] - two["replicated_gib"]), abs=2e-3)
+
+
+def test_kv_projections_replicate_when_tensor_parallel_exceeds_kv_heads() -> None:
+    """Qwen3-235B-A22B has 4 KV heads: at TP 8 every rank holds one whole KV head (2 ranks per
+    head), so k_proj and v_proj take 2 x 4096 x 128 x (1 - 4/8) x 2 bytes more per layer and rank
+    than an even split: 94 layers -> 94 MiB."""
+    four = _plan("Qwen3-235B-A22B", "--gpu-memory-gib", "139.8", "--max-model-len", "8192", "--tensor-parallel-size", "4")
+    eight = _plan("Qwen3-235B-A22B", "--gpu-memory-gib", "139.8", "--max-model-len", "8192", "--tensor-parallel-size", "8")
+    extra = 94 * 2 * 4096 * 128 * 0.5 * 2 / GIB
+    assert eight["replicated_gib"] - four["replicated_gib"] == pytest.approx(extra, abs=2e-3)
+
+
+def test_mla_down_projections_are_held_by_every_rank() -> None:
+    """DeepSeek-V3's q_a_proj (7168 x 1536) and kv_a_proj_with_mqa (7168 x (512 + 64)) are
+    ReplicatedLinear in vLLM: 61 layers x 15.1M FP8 weights (+ block scales) on every rank."""
+    plan = _plan("DeepSeek-V3", "--gpu-memory-gib", "139.8", "--max-model-len", "8192", "--tensor-parallel-size", "8")
+    down = 61 * 7168 * (1536 + 512 + 64) * (1 + 4 / (128 * 128)) / GIB
+    routers = 58 * (7168 * 256 + 256) * 2 / GIB  # the MoE gate and its correction bias, 16-bit
+    assert down + routers < plan["replicated_gib"] < down + routers + 0.01  # + norms
 
 
 def test_moe_sources_plan_from_the_catalog_without_an_architecture_block() -> None:
@@ -190,3 +212,42 @@ def test_minimax_m2_fp8_block_checkpoint_bytes() -> None:
     quantized = count.expert_weights + count.linear_weights
     assert arch.checkpoint_weight_bytes == round(quantized * (1 + 4 / (128 * 128)) + (count.total - quantized) * 2)
     assert arch.checkpoint_weight_bytes / 1e9 == pytest.approx(230, rel=0.02)
+
+
+def _stack_plan(**model: object):
+    from conftest import vllm_entry
+
+    from infra.planner import plan_stack
+    from infra.stack import parse
+
+    return plan_stack(parse({"namespace": "llm", "models": [vllm_entry(**model)]}))
+
+
+def test_awq_on_an_fp8_checkpoint_is_refused_naming_the_key() -> None:
+    from infra.stack import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        _stack_plan(name="m2", source={"uri": "hf://MiniMaxAI/MiniMax-M2"}, quantization="awq",
+                    gpu={"count": 8, "product": "NVIDIA-H200"}, maxModelLen=8192)  # fmt: skip
+    assert err.value.lines == [
+        "models[0].quantization: awq contradicts the checkpoint, whose config.json declares "
+        "quantization_config.quant_method 'fp8'; vLLM would refuse to start. Use quantization none (vLLM reads the "
+        "method from the checkpoint), or point source.uri at a checkpoint stored as awq, got 'awq'"
+    ]
+
+
+def test_fp8_declared_quantized_on_a_16_bit_checkpoint_is_refused() -> None:
+    from infra.stack import ConfigError
+
+    with pytest.raises(ConfigError, match=r"models\[0\]\.quantization: fp8 contradicts the checkpoint, whose config.json declares 16-bit weights"):
+        _stack_plan(name="scout", source={"uri": "hf://meta-llama/Llama-4-Scout-17B-16E-Instruct"}, quantization="fp8",
+                    quantizedCheckpoint=True, gpu={"count": 8, "product": "NVIDIA-H100-80GB-HBM3"}, maxModelLen=8192)  # fmt: skip
+
+
+def test_fp8_checkpoint_planned_with_quantization_none() -> None:
+    """vLLM reads fp8 from MiniMax-M2's config.json; the plan loads the checkpoint's FP8 bytes."""
+    plan = _stack_plan(name="m2", source={"uri": "hf://MiniMaxAI/MiniMax-M2"}, gpu={"count": 4, "product": "NVIDIA-H200"},
+                       maxModelLen=32768).models[0].plan  # fmt: skip
+    arch = from_hf_config(CONFIGS / "MiniMax-M2.json")
+    assert plan.fits and plan.weights_gib == pytest.approx(
+        ((arch.checkpoint_weight_bytes - arch.replicated_weight_bytes) / 4 + arch.replicated_weight_bytes) / GIB, abs=1e-3)

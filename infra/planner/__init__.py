@@ -109,9 +109,39 @@ def check_context(model: VllmModel, arch: Architecture, where: str) -> None:
         ])  # fmt: skip
 
 
+# The stack's `quantization` a checkpoint format can run with. vLLM refuses a --quantization that
+# differs from the method in the checkpoint's config.json (vllm/config/model.py
+# _verify_quantization: "Quantization method specified in the model config (...) does not match
+# the quantization method specified in the `quantization` argument (...)"), and AWQ needs an AWQ
+# checkpoint. fp8 runs on an FP8 checkpoint or quantizes a 16-bit one at load time.
+COMPATIBLE_QUANTIZATION = {
+    "none": {"none", "awq", "fp8", "compressed-tensors", "gptq", "mxfp4"},
+    "awq": {"awq"},
+    "fp8": {"none", "fp8", "compressed-tensors"},
+}
+
+
+def check_quantization(model: VllmModel, arch: Architecture, where: str) -> None:
+    checkpoint = arch.checkpoint_quantization
+    allowed = COMPATIBLE_QUANTIZATION[model.quantization]
+    if model.quantization == "fp8" and model.quantized_checkpoint is not None:
+        # true: no --quantization, the checkpoint must hold FP8; false: --quantization=fp8, which
+        # a compressed-tensors checkpoint refuses and a 16-bit or fp8 one takes.
+        allowed = {"fp8", "compressed-tensors"} if model.quantized_checkpoint else {"none", "fp8"}
+    if checkpoint is not None and checkpoint not in allowed:
+        stored = "16-bit weights" if checkpoint == "none" else f"quantization_config.quant_method {checkpoint!r}"
+        use = "none (vLLM reads the method from the checkpoint)" if checkpoint != "none" else "none or fp8"
+        raise ConfigError([
+            f"{where}.quantization: {model.quantization} contradicts the checkpoint, whose config.json declares "
+            f"{stored}; vLLM would refuse to start. Use quantization {use}, or point source.uri at a "
+            f"checkpoint stored as {model.quantization}, got {model.quantization!r}"
+        ])  # fmt: skip
+
+
 def _plan_vllm_model(model: VllmModel, where: str, settings: PlannerSettings) -> tuple[ModelPlan, dict[str, Any]]:
     arch = architecture_of(model, where)
     check_context(model, arch, where)
+    check_quantization(model, arch, where)
     gpu, memory = gpu_memory_gib(model, where)
     inputs = VllmInputs(
         arch=arch,

@@ -99,6 +99,7 @@ MOE_MODELS: dict[str, tuple[str, tuple[str, ...]]] = {
     "mixtral-8x22b": ("Mixtral-8x22B-Instruct-v0.1", ("mistralai/Mixtral-8x22B-Instruct-v0.1",)),
     "qwen3-30b-a3b": ("Qwen3-30B-A3B", ("Qwen/Qwen3-30B-A3B",)),
     "qwen3-235b-a22b": ("Qwen3-235B-A22B", ("Qwen/Qwen3-235B-A22B",)),
+    "qwen3-coder-480b-a35b": ("Qwen3-Coder-480B-A35B-Instruct", ("Qwen/Qwen3-Coder-480B-A35B-Instruct",)),
     # DeepSeek-R1 is DeepSeek-V3's architecture and FP8 checkpoint format.
     "deepseek-v3": ("DeepSeek-V3", ("deepseek-ai/DeepSeek-V3", "deepseek-ai/DeepSeek-V3-0324", "deepseek-ai/DeepSeek-R1")),
     "gpt-oss-120b": ("gpt-oss-120b", ("openai/gpt-oss-120b",)),

@@ -29,6 +29,10 @@ def table(plans: list[ModelPlan]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     for p in plans:
+        replicated = getattr(p.plan, "replicated_gib", 0.0)
+        if replicated >= 0.1:
+            lines.append(f"note: {p.name}: {replicated:.2f} GiB of the weights per GPU is held whole by every tensor-parallel "
+                         "rank (norms, routers, MLA down-projections, K/V projections when TP exceeds the KV heads)")
         lines += [f"warning: {p.name}: {w}" for w in p.plan.warnings]
     return "\n".join(lines)
 

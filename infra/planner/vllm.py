@@ -66,6 +66,8 @@ class VllmPlan:
     their window; request_bytes accounts for that)."""
     weights_gib: float
     """Per GPU."""
+    replicated_gib: float
+    """Of weights_gib, what every tensor-parallel rank holds whole (replicated_bytes_per_gpu)."""
     activation_gib: float
     overhead_gib: float
     requested_gib: float
@@ -97,16 +99,35 @@ def weights_bytes_per_gpu(arch: Architecture, quantization: Quantization, tp: in
     """Weights are sharded across tensor-parallel ranks (embeddings vocab-parallel too).
     Quantized checkpoints keep embeddings and LM head in 16 bits. A checkpoint whose config.json
     declares its format (Architecture.checkpoint_weight_bytes) loads exactly that; with TP, vLLM
-    splits every expert across the ranks too (FusedMoE), only norms and routers are replicated."""
+    splits every expert across the ranks too (FusedMoE). Every rank holds whole what
+    replicated_bytes_per_gpu counts."""
     if arch.checkpoint_weight_bytes is not None:
-        return arch.checkpoint_weight_bytes / tp
-    if quantization == "none":
+        total = float(arch.checkpoint_weight_bytes)
+    elif quantization == "none":
         total = arch.num_parameters * 2.0
     else:
         linear = arch.num_parameters - arch.embedding_parameters
-        per_weight = AWQ_BYTES_PER_WEIGHT if quantization == "awq" else 1.0
-        total = arch.embedding_parameters * 2.0 + linear * per_weight
-    return total / tp
+        total = arch.embedding_parameters * 2.0 + linear * _bytes_per_weight(arch, quantization)
+    replicated = replicated_bytes_per_gpu(arch, quantization, tp)
+    return (total - arch.replicated_weight_bytes) / tp + replicated
+
+
+def _bytes_per_weight(arch: Architecture, quantization: Quantization) -> float:
+    if arch.quantized_bytes_per_weight is not None:
+        return arch.quantized_bytes_per_weight
+    return {"none": 2.0, "awq": AWQ_BYTES_PER_WEIGHT, "fp8": 1.0}[quantization]
+
+
+def replicated_bytes_per_gpu(arch: Architecture, quantization: Quantization, tp: int) -> float:
+    """What each tensor-parallel rank holds whole: norms, routers, MLA's down projections
+    (Architecture.replicated_weight_bytes), and K/V projections when tp exceeds the KV heads:
+    vLLM's QKVParallelLinear then gives every rank one whole KV head (num_kv_head_replicas =
+    tp / num_kv_heads, vllm/model_executor/layers/linear.py) instead of kv_heads / tp of them."""
+    replicated = float(arch.replicated_weight_bytes)
+    if arch.attention != "mla" and tp > arch.num_kv_heads:
+        per_layer = 2 * arch.hidden_size * arch.head_dim * (1 - arch.num_kv_heads / tp)
+        replicated += arch.num_layers * per_layer * _bytes_per_weight(arch, quantization)
+    return replicated
 
 
 def default_batched_tokens(gpu_memory_gib: float) -> int:
@@ -185,6 +206,7 @@ def plan_vllm(inputs: VllmInputs) -> VllmPlan:
     return VllmPlan(
         kv_bytes_per_token=kv_per_token,
         weights_gib=round(weights / GIB, 3),
+        replicated_gib=round(replicated_bytes_per_gpu(arch, inputs.quantization, tp) / GIB, 3),
         activation_gib=round(activations / GIB, 3),
         overhead_gib=round(overhead / GIB, 3),
         requested_gib=round(requested / GIB, 3),
