@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from infra import versions
 from infra.architecture import Architecture
 from infra.config_base import Strict
+from infra.vllm_options import Lora, Speculative
 from infra.config_types import DNS1035, MODEL_NAME_MAX, Image, ModelSource, Resources, Toleration
 from infra.observability_config import AlertThresholds
 from infra.scaling_config import Autoscaling, Rollout
@@ -91,7 +92,8 @@ VLLM_OWNED_FLAGS = frozenset(
         "--no-enable-prefix-caching", "--enable-chunked-prefill", "--no-enable-chunked-prefill",
         "--tensor-parallel-size", "-tp", "--quantization", "-q", "--port", "--host", "--dtype",
         "--revision", "--kv-cache-dtype", "--shutdown-timeout", "--distributed-timeout-seconds",
-        "--otlp-traces-endpoint", "--collect-detailed-traces",
+        "--otlp-traces-endpoint", "--collect-detailed-traces", "--enable-lora", "--lora-modules",
+        "--max-lora-rank", "--max-loras", "--max-cpu-loras", "--speculative-config",
     }
 )  # fmt: skip
 LLAMACPP_OWNED_FLAGS = frozenset(
@@ -148,6 +150,10 @@ class VllmModel(ModelBase):
     """Split long prompts into chunks so decodes of running requests are not stalled."""
     image: Image = Field(default_factory=lambda: Image.pinned(versions.VLLM_IMAGE_REPOSITORY, versions.VLLM_IMAGE_TAG))
     """Server image; the default is the vLLM release the argument-parser tests run."""
+    lora: Lora | None = None
+    """Multi-LoRA: adapters served as their own model names on this base model."""
+    speculative: Speculative | None = None
+    """Speculative decoding (n-gram, suffix, a draft model, EAGLE, MTP)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -23,6 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--runtime", choices=["vllm", "llamacpp"], help="server runtime at --base-url")
     group.addoption("--api-key", default=None, help="API key the servers require")
     group.addoption("--host-header", default=None, help="Host header to send (a model behind the KEDA HTTP add-on's interceptor)")
+    group.addoption("--adapters", default="", help="comma-separated LoRA adapter names /v1/models must list")
     group.addoption("--stack-outputs", help="file with `pulumi stack output --json`")
     group.addoption("--stack", help="Pulumi stack to read outputs from")
     group.addoption("--request-timeout", type=float, default=60.0, help="seconds per request")
@@ -38,7 +39,8 @@ def _targets(config: pytest.Config) -> list[Target]:
             raise pytest.UsageError(f"--base-url needs {' and '.join(missing)}")
         return [
             Target(config.getoption("--model"), config.getoption("--base-url"), config.getoption("--model"),
-                   config.getoption("--runtime"), key, host=config.getoption("--host-header"))
+                   config.getoption("--runtime"), key, host=config.getoption("--host-header"),
+                   adapters=tuple(a for a in config.getoption("--adapters").split(",") if a))
         ]  # fmt: skip
     try:
         outputs = load_stack_outputs(config.getoption("--stack-outputs"), config.getoption("--stack"))

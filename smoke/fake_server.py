@@ -27,10 +27,13 @@ class FakeServer:
     """Runs in a background thread; `base_url` ends in /v1."""
 
     def __init__(self, mode: str = "healthy", api_key: str | None = None, runtime: str = "llamacpp",
-                 model: str = "fake-model", port: int = 0, output_tokens: int = 8, host: str = "127.0.0.1"):  # fmt: skip
+                 model: str = "fake-model", port: int = 0, output_tokens: int = 8, host: str = "127.0.0.1",
+                 adapters: tuple[str, ...] = ()):  # fmt: skip
         if mode not in MODES:
             raise ValueError(f"mode: one of {', '.join(MODES)}, got {mode!r}")
         self.mode, self.api_key, self.runtime, self.model, self.output_tokens = mode, api_key, runtime, model, output_tokens
+        self.adapters = adapters
+        """LoRA adapter names listed by /v1/models next to the model (as vLLM lists --lora-modules)."""
         self.gauges: dict[str, float] = {}
         """Values /metrics reports for named series (others read 0): a recorded queue, the counters
         count() moves."""
@@ -95,7 +98,8 @@ class FakeServer:
                     return self._send(401, {"error": {"message": "Invalid API Key", "code": 401}})
                 if self.path == "/v1/models":
                     name = "other-model" if server.mode == "wrong-model" else server.model
-                    return self._send(200, {"object": "list", "data": [{"id": name, "object": "model"}]})
+                    names = [name, *server.adapters]
+                    return self._send(200, {"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
                 self._send(404, {"error": "not found"})
 
             def do_POST(self) -> None:  # noqa: N802

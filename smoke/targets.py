@@ -25,6 +25,8 @@ class Target:
     host: str | None = None
     """Host header to send: the model's Service name when base_url is the KEDA HTTP add-on's
     interceptor (it routes by Host)."""
+    adapters: tuple[str, ...] = ()
+    """LoRA adapters served on this model: /v1/models must list each."""
 
 
 def from_outputs(outputs: dict, api_key: str | None) -> list[Target]:
@@ -32,7 +34,8 @@ def from_outputs(outputs: dict, api_key: str | None) -> list[Target]:
     if not isinstance(models, dict) or not models:
         raise ValueError("stack outputs have no `models` map; is this a stack of this project?")
     return [
-        Target(name, m["baseUrl"], m["servedModelName"], m["runtime"], api_key, outputs.get("namespace"), m.get("host"))
+        Target(name, m["baseUrl"], m["servedModelName"], m["runtime"], api_key, outputs.get("namespace"), m.get("host"),
+               tuple(m.get("adapters") or ()))
         for name, m in sorted(models.items())
     ]
 

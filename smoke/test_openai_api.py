@@ -45,6 +45,8 @@ def test_models_lists_served_name(client: SmokeClient, target: Target) -> None:
     body = _json(client.get("/models"), "/v1/models")
     ids = [m.get("id") for m in body.get("data", [])]
     assert target.served_model_name in ids, f"/v1/models: expected {target.served_model_name!r} in {ids}"
+    missing = [a for a in target.adapters if a not in ids]
+    assert not missing, f"/v1/models: LoRA adapters {missing} not served (listed: {ids})"
 
 
 def test_completion_is_well_formed(client: SmokeClient, target: Target) -> None:

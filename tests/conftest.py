@@ -118,6 +118,15 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
     "vllm-recreate": [vllm_entry(name="qwen-recreate", replicas=2, rollout={"spareCapacityForSurge": False})],
     "vllm-tracing": [vllm_entry(name="qwen-traced")],
     "llamacpp-keda": [llamacpp_entry(name="tiny-keda", autoscaling={"mode": "keda", "maxReplicas": 3})],
+    "vllm-lora-ngram": [
+        vllm_entry(name="qwen-lora", lora={"adapters": [{"name": "sql", "source": "hf://acme/qwen-sql-lora"},
+                                                         {"name": "chat", "source": "/mnt/models/adapters/chat"}],
+                                            "maxLoraRank": 32, "maxLoras": 2, "maxCpuLoras": 4},
+                   speculative={"method": "ngram", "numSpeculativeTokens": 4, "promptLookupMax": 4, "promptLookupMin": 2})
+    ],
+    "vllm-draft-model": [
+        vllm_entry(name="qwen-draft", speculative={"method": "draft_model", "model": "hf://Qwen/Qwen3-0.6B", "numSpeculativeTokens": 5})
+    ],
     "keda-scale-to-zero": [
         vllm_entry(name="qwen-wake", maxNumSeqs=64, autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2}),
         llamacpp_entry(name="tiny-wake", autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2}),

@@ -108,6 +108,32 @@ CASES = {
         {"models": [vllm_entry(autoscaling={"mode": "none", "minReplicas": 0})]},
         "models[0].autoscaling.minReplicas: 0 needs mode keda (with the HTTP add-on) or knative, got mode none",
     ),
+    "draft-model-without-model": (
+        {"models": [vllm_entry(speculative={"method": "draft_model", "numSpeculativeTokens": 4})]},
+        "models[0].speculative.model: method draft_model needs a draft model (hf://org/repo), got none",
+    ),
+    "ngram-with-a-draft-model": (
+        {"models": [vllm_entry(speculative={"method": "ngram", "numSpeculativeTokens": 4, "model": "hf://a/b"})]},
+        "models[0].speculative.model: method ngram takes no draft model, got 'hf://a/b'",
+    ),
+    "unknown-speculative-method": (
+        {"models": [vllm_entry(speculative={"method": "medusa2", "numSpeculativeTokens": 4})]},
+        "models[0].speculative.method: must be one of 'ngram', 'suffix', 'draft_model', 'eagle', 'eagle3' or 'mtp', got 'medusa2'",
+    ),
+    "lora-duplicate-adapter-names": (
+        {"models": [vllm_entry(lora={"adapters": [{"name": "a", "source": "hf://x/a"}, {"name": "a", "source": "hf://x/b"}]})]},
+        "models[0].lora.adapters: names must be unique, got ['a', 'a']",
+    ),
+    "lora-rank-vllm-has-no-kernel-for": (
+        {"models": [vllm_entry(lora={"adapters": [{"name": "a", "source": "hf://x/a"}], "maxLoraRank": 24})]},
+        "models[0].lora.maxLoraRank: must be one of 1, 8, 16, 32, 64, 128, 256, 320 or 512, got 24",
+    ),
+    "lora-on-llamacpp": (
+        {"models": [llamacpp_entry(lora={"adapters": [{"name": "a", "source": "hf://x/a"}]})]},
+        "models[0].lora: unknown key (known keys: name, servedModelName, source, maxModelLen, maxNumSeqs, replicas, "
+        "autoscaling, rollout, alerts, nodeSelector, tolerations, terminationGracePeriodSeconds, probes, architecture, "
+        "hfConfig, extraArgs, runtime, ggufFile, quantization, resources, image), got {'adapters': [{'name': 'a', 'source': 'hf://x/a'}]}",
+    ),
     "keda-without-keda": (
         {"models": [vllm_entry(autoscaling={"mode": "keda", "maxReplicas": 2})], "platform": {"keda": {"install": False}}},
         "models[0].autoscaling.mode: keda needs keda on the cluster; set platform.keda.install true, "

@@ -104,3 +104,9 @@ def test_preview_logs_the_capacity_table_and_warnings(monkeypatch: pytest.Monkey
     [table] = [m for m in infos if m.startswith("capacity plan")]
     assert "qwen-fp16" in table and "KV tokens" in table
     assert any(w.startswith("qwen-fp16: maxNumSeqs=512 but the KV cache holds") for w in warnings)
+
+
+def test_program_exports_lora_adapter_names() -> None:
+    lora = {"adapters": [{"name": "sql", "source": "hf://acme/sql-lora"}, {"name": "chat", "source": "/mnt/models/chat"}]}
+    _, exports = run_program({"namespace": "llm-unit", "models": [vllm_entry(lora=lora)]})
+    assert exports["models"]["qwen-fp16"]["adapters"] == ["sql", "chat"]

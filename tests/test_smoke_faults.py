@@ -83,3 +83,18 @@ def test_bench_names_the_url_on_a_404(fake_server, capsys: pytest.CaptureFixture
     wrong = server.base_url.removesuffix("/v1") + "/serving/qwen"
     assert bench(["--base-url", wrong, "--model", "fake-model", "--concurrency", "1", "--requests", "1", "--quiet"]) == 2
     assert f"HTTP 404 from {wrong}/v1/models: no OpenAI API there (--base-url {wrong!r})" in capsys.readouterr().err
+
+
+def test_smoke_checks_the_lora_adapters_from_stack_outputs(fake_server, tmp_path: Path) -> None:
+    """Adapters the stack outputs name must be listed by /v1/models, as vLLM lists --lora-modules."""
+    served = fake_server("healthy", adapters=("sql",))
+    outputs = tmp_path / "outputs.json"
+    for wanted, ok in ((["sql"], True), (["sql", "chat"], False)):
+        outputs.write_text(json.dumps({"models": {"m": {"servedModelName": "fake-model", "baseUrl": served.base_url,
+                                                        "runtime": "vllm", "adapters": wanted}}}))  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "smoke", "-q", "-p", "no:cacheprovider", "--stack-outputs", str(outputs),
+             "-k", "models_lists_served_name"], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+        )  # fmt: skip
+        assert (result.returncode == 0) is ok, result.stdout[-2000:]
+    assert "LoRA adapters ['chat'] not served (listed: ['fake-model', 'sql'])" in result.stdout

@@ -3,6 +3,8 @@ of the same vLLM release the image pins, run from the cached vLLM venv (tools/vl
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import CONFIGS, objects_of, vllm_entry
 
@@ -47,6 +49,17 @@ def test_every_rendered_vllm_model_parses_with_its_typed_values(vllm_parse) -> N
         assert parsed["enable_prefix_caching"] is model.enable_prefix_caching
         assert parsed["enable_chunked_prefill"] is model.enable_chunked_prefill
         assert parsed["port"] == 8080
+        lora, spec = model.lora, model.speculative
+        assert bool(parsed["enable_lora"]) is (lora is not None)
+        if lora:
+            assert [(m["name"], m["path"]) for m in parsed["lora_modules"]] == [(a.name, a.path) for a in lora.adapters]
+            assert (parsed["max_lora_rank"], parsed["max_loras"], parsed["max_cpu_loras"]) == (lora.max_lora_rank, lora.max_loras, lora.max_cpu_loras)
+        if spec:
+            assert parsed["speculative_config"]["method"] == spec.method
+            assert parsed["speculative_config"]["num_speculative_tokens"] == spec.num_speculative_tokens
+            assert parsed["speculative_config"].get("model") == (spec.model and spec.model.removeprefix("hf://"))
+        else:
+            assert parsed["speculative_config"] is None
 
 
 @pytest.mark.parametrize(
@@ -83,3 +96,25 @@ def test_server_flags_file_lists_the_pinned_vllm_parser_flags(vllm_python: str) 
                             env={"VLLM_TARGET_DEVICE": "cpu", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())})  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert known_flags()["vllm"] == frozenset(json.loads(result.stdout)), "stale: run python -m infra.server_flags --write"
+
+
+@pytest.mark.parametrize("bad", [
+    {"lora": {"maxLoraRank": 32, "maxLoras": 4, "maxCpuLoras": 2}},
+    {"speculative": {"method": "ngramz"}},
+    {"speculative": {"num_speculative_tokenz": 3}},
+], ids=["cpu-loras-below-loras", "unknown-method", "unknown-field"])
+def test_lora_and_speculative_checks_fail_on_what_vllm_refuses(render_models, vllm_parse, bad: dict) -> None:
+    """The feature checks run vLLM's own LoRAConfig and SpeculativeConfig definitions: a value the
+    config model would refuse, forced into rendered args, is refused by vLLM's too."""
+    entry = vllm_entry(lora={"adapters": [{"name": "a", "source": "hf://acme/a"}]},
+                       speculative={"method": "ngram", "numSpeculativeTokens": 3})  # fmt: skip
+    args = objects_of(render_models(entry), "ServingRuntime")[0]["spec"]["containers"][0]["args"]
+    if "lora" in bad:
+        b = bad["lora"]
+        args = [a for a in args if not a.startswith(("--max-lora-rank", "--max-loras", "--max-cpu-loras"))]
+        args += [f"--max-lora-rank={b['maxLoraRank']}", f"--max-loras={b['maxLoras']}", f"--max-cpu-loras={b['maxCpuLoras']}"]
+    else:
+        spec = {"method": "ngram", "num_speculative_tokens": 3, **bad["speculative"]}
+        args = [a for a in args if not a.startswith("--speculative-config")] + [f"--speculative-config={json.dumps(spec)}"]
+    (result,) = vllm_parse([args])
+    assert not result["ok"], result

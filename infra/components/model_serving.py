@@ -41,7 +41,8 @@ def replace_on_deployment_mode_change(args: pulumi.ResourceTransformArgs) -> pul
 class ModelServing(pulumi.ComponentResource):
     endpoints: pulumi.Output[dict[str, dict[str, str]]]
     """Per model name: servedModelName, baseUrl (in-cluster OpenAI base URL), host (the Host header
-    to send there: needed when baseUrl is the KEDA HTTP add-on's interceptor), runtime."""
+    to send there: needed when baseUrl is the KEDA HTTP add-on's interceptor), runtime, and adapters
+    (LoRA adapter names, served as model names) when the model has any."""
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:serving:ModelServing", name, None, opts)
@@ -61,7 +62,8 @@ class ModelServing(pulumi.ComponentResource):
         self.endpoints = namespace.apply(
             lambda ns: {
                 m.name: {"servedModelName": m.served_name, "runtime": m.runtime, "host": host(m, ns),
-                         "baseUrl": base_url(m, ns, args.values.keda_http_addon_namespace)}
+                         "baseUrl": base_url(m, ns, args.values.keda_http_addon_namespace),
+                         **({"adapters": [a.name for a in m.lora.adapters]} if getattr(m, "lora", None) else {})}
                 for m in args.values.models
             }
         )

@@ -17,7 +17,8 @@ from infra.config import LlamaCppModel, PlannerSettings, Probes, StackConfig, Vl
 from infra.architecture import Architecture, from_hf_config
 from infra.planner.catalog import GIB, GPUS, closest_gpus, MIB, MODELS, REPOSITORIES, repository_of
 from infra.planner.llamacpp import LlamaCppPlan, plan_llamacpp
-from infra.planner.vllm import VllmInputs, VllmPlan, plan_vllm, weights_bytes_per_gpu, what_would_fit
+from infra.planner.features import lora_bytes_per_gpu, proposer
+from infra.planner.vllm import VllmInputs, VllmPlan, kv_bytes_per_token_per_layer, plan_vllm, weights_bytes_per_gpu, what_would_fit
 from infra.quantity import parse_quantity
 from infra.stack import REPO_ROOT, ConfigError
 
@@ -138,11 +139,33 @@ def check_quantization(model: VllmModel, arch: Architecture, where: str) -> None
         ])  # fmt: skip
 
 
+def feature_memory(model: VllmModel, arch: Architecture, where: str) -> tuple[float, int]:
+    """(bytes per GPU of LoRA slots and a speculative proposer, a draft model's KV bytes per token)."""
+    tp, total, kv = model.gpu.count, 0.0, 0
+    if model.lora:
+        total += lora_bytes_per_gpu(arch, model.lora, tp)
+    spec = model.speculative
+    if spec:
+        draft = None
+        if spec.method == "draft_model":
+            repo = repository_of(spec.model or "")
+            if repo not in REPOSITORIES:
+                raise ConfigError([f"{where}.speculative.model: the planner cannot size draft model {spec.model!r} (not in the "
+                                   f"catalog: {', '.join(sorted(REPOSITORIES))}); use a catalog model or method ngram/eagle, got {spec.model!r}"])  # fmt: skip
+            draft = MODELS[REPOSITORIES[repo]]
+        p = proposer(spec, arch, tp, draft)
+        total += p.weight_bytes_per_gpu
+        draft_tp = spec.draft_tensor_parallel_size or tp
+        kv = p.kv_layers * kv_bytes_per_token_per_layer(p.arch or arch, draft_tp if p.arch else tp, model.kv_cache_dtype)
+    return total, kv
+
+
 def _plan_vllm_model(model: VllmModel, where: str, settings: PlannerSettings) -> tuple[ModelPlan, dict[str, Any]]:
     arch = architecture_of(model, where)
     check_context(model, arch, where)
     check_quantization(model, arch, where)
     gpu, memory = gpu_memory_gib(model, where)
+    features, extra_kv = feature_memory(model, arch, where)
     inputs = VllmInputs(
         arch=arch,
         gpu_memory_gib=memory,
@@ -154,6 +177,8 @@ def _plan_vllm_model(model: VllmModel, where: str, settings: PlannerSettings) ->
         max_num_seqs=model.max_num_seqs,
         max_num_batched_tokens=model.max_num_batched_tokens,
         enable_chunked_prefill=model.enable_chunked_prefill,
+        feature_bytes_per_gpu=features,
+        extra_kv_bytes_per_token=extra_kv,
     )
     plan = plan_vllm(inputs)
     if not plan.fits:

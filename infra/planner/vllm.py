@@ -57,6 +57,10 @@ class VllmInputs:
     enable_chunked_prefill: bool = True
     available_kv_gib: float | None = None
     """Measured KV budget (vLLM's "Available KV cache memory" log line) instead of estimates."""
+    feature_bytes_per_gpu: float = 0.0
+    """LoRA adapter slots and a speculative proposer's weights (infra/planner/features.py)."""
+    extra_kv_bytes_per_token: int = 0
+    """A draft model's KV per token on one GPU (its layers share the block pool)."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,7 @@ def plan_vllm(inputs: VllmInputs) -> VllmPlan:
     if not inputs.enable_chunked_prefill:
         batched = max(batched, length)  # without chunking a whole prompt is one step
 
-    weights = weights_bytes_per_gpu(arch, inputs.quantization, tp)
+    weights = weights_bytes_per_gpu(arch, inputs.quantization, tp) + inputs.feature_bytes_per_gpu
     activations = activation_bytes(arch, batched, seqs_cap, tp)
     overhead = (CUDA_CONTEXT_GIB + CUDA_GRAPHS_GIB + (NCCL_GIB if tp > 1 else 0.0)) * GIB
     requested = inputs.gpu_memory_gib * GIB * inputs.gpu_memory_utilization
@@ -181,7 +185,8 @@ def plan_vllm(inputs: VllmInputs) -> VllmPlan:
     else:
         available = requested - weights - activations - overhead
 
-    per_request = request_bytes(arch, per_layer, length)
+    per_request = request_bytes(arch, per_layer, length) + math.ceil(length / BLOCK_SIZE) * BLOCK_SIZE * inputs.extra_kv_bytes_per_token
+    kv_per_token += inputs.extra_kv_bytes_per_token
     blocks_per_request = math.ceil(length / BLOCK_SIZE)
     bytes_per_block = per_request / blocks_per_request
     num_blocks = max(0, int(available // bytes_per_block))

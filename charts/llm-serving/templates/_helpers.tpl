@@ -185,6 +185,29 @@ vLLM reads it there and refuses a --quantization that differs (ModelConfig._veri
 - --shutdown-timeout={{ include "llm-serving.drainSeconds" . }}
 - {{ ternary "--enable-prefix-caching" "--no-enable-prefix-caching" .enablePrefixCaching }}
 - {{ ternary "--enable-chunked-prefill" "--no-enable-chunked-prefill" .enableChunkedPrefill }}
+{{- with .lora }}
+- --enable-lora
+{{- /* One --lora-modules with every adapter: vLLM's LoRAParserAction replaces the list on each
+occurrence (vllm/entrypoints/common/cli_args.py), so a repeated flag would keep only the last. */}}
+- --lora-modules
+{{- range .adapters }}
+- {{ printf "%s=%s" .name (trimPrefix "hf://" .source) | quote }}
+{{- end }}
+- --max-lora-rank={{ int .maxLoraRank }}
+- --max-loras={{ int .maxLoras }}
+{{- with .maxCpuLoras }}
+- --max-cpu-loras={{ int . }}
+{{- end }}
+{{- end }}
+{{- with .speculative }}
+{{- /* vllm/config/speculative.py SpeculativeConfig field names. */}}
+{{- $c := dict "method" .method "num_speculative_tokens" (int .numSpeculativeTokens) }}
+{{- with .model }}{{ $_ := set $c "model" (trimPrefix "hf://" .) }}{{ end }}
+{{- with .promptLookupMax }}{{ $_ := set $c "prompt_lookup_max" (int .) }}{{ end }}
+{{- with .promptLookupMin }}{{ $_ := set $c "prompt_lookup_min" (int .) }}{{ end }}
+{{- with .draftTensorParallelSize }}{{ $_ := set $c "draft_tensor_parallel_size" (int .) }}{{ end }}
+- {{ printf "--speculative-config=%s" (toJson $c) | quote }}
+{{- end }}
 {{- if $tracing.enabled }}
 - --otlp-traces-endpoint={{ include "llm-serving.otlpEndpoint" $.root }}
 {{- if $tracing.detailed }}
