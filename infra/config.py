@@ -7,7 +7,7 @@ and `python -m infra render` parse stack config through it before anything is cr
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
@@ -19,7 +19,6 @@ from infra.config_models import (  # noqa: F401  (re-exported: the config model'
     VLLM_OWNED_FLAGS,
     Gpu,
     LlamaCppModel,
-    Model,
     ModelBase,
     Probes,
     VllmModel,
@@ -27,7 +26,12 @@ from infra.config_models import (  # noqa: F401  (re-exported: the config model'
 from infra.config_types import DNS1035, ImageRef, Quantity
 from infra.config_types import Image, ModelSource, Resources, Toleration  # noqa: F401  (re-exported)
 from infra.observability_config import Observability
+from infra.sglang_model import SglangModel
 from infra.platform_config import PlatformSettings
+
+# One entry of `models`, by its runtime.
+Model = Annotated[Union[VllmModel, SglangModel, LlamaCppModel], Field(discriminator="runtime")]
+
 
 def _runtime_defaults(model_cls: type[ModelBase]) -> dict[str, Any]:
     """The defaulted keys of one runtime's model, as the chart sees them (camelCase, JSON)."""
@@ -51,6 +55,7 @@ class ModelDefaults(Strict):
     Generated from the typed model; the Pulumi program always passes fully resolved entries."""
 
     vllm: dict[str, Any] = Field(default_factory=lambda: _runtime_defaults(VllmModel))
+    sglang: dict[str, Any] = Field(default_factory=lambda: _runtime_defaults(SglangModel))
     llamacpp: dict[str, Any] = Field(default_factory=lambda: _runtime_defaults(LlamaCppModel))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -293,5 +293,3 @@ class LlamaCppModel(ModelBase):
     def _extra_args(cls, args: list[str]) -> list[str]:
         return _check_extra_args(args, LLAMACPP_OWNED_FLAGS, "llamacpp")
 
-
-Model = Annotated[Union[VllmModel, LlamaCppModel], Field(discriminator="runtime")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from infra.config import LlamaCppModel, VllmModel
 
-Model = VllmModel | LlamaCppModel
+Model = VllmModel | LlamaCppModel  # SglangModel is a VllmModel
 # The keda-add-ons-http chart's proxy Service and port (its interceptor).
 INTERCEPTOR_SERVICE, INTERCEPTOR_PORT = "keda-add-ons-http-interceptor-proxy", 8080
 
@@ -17,7 +17,7 @@ def wakes_through_http_addon(model: Model) -> bool:
 
 def service_name(model: Model) -> str:
     # KServe names the Service of an InferenceService's predictor "<name>-predictor".
-    return f"{model.name}-predictor" if model.runtime == "vllm" else model.name
+    return model.name if model.runtime == "llamacpp" else f"{model.name}-predictor"
 
 
 def host(model: Model, namespace: str) -> str:

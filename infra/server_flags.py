@@ -1,7 +1,7 @@
 """The flags each pinned server accepts, so `extraArgs` typos fail in config validation instead of
 at pod start. infra/server_flags.json is generated from the pinned releases themselves:
 
-    python -m infra.server_flags --write    # vLLM's serve parser (cached vLLM venv) + llama-server --help
+    python -m infra.server_flags --write    # vLLM's and SGLang's parsers (cached venvs) + llama-server --help
 
 and a test (vllm_parser tier) fails when it is stale.
 """
@@ -37,7 +37,7 @@ def unknown_flag(arg: str, runtime: str) -> str | None:
         return None
     close = difflib.get_close_matches(flag, sorted(known), n=1)
     hint = f"did you mean {close[0]}?" if close else "see the server's --help"
-    server = {"vllm": "vLLM's serve parser", "llamacpp": "llama-server"}[runtime]
+    server = {"vllm": "vLLM's serve parser", "sglang": "SGLang's server parser", "llamacpp": "llama-server"}[runtime]
     return f"{flag} is not a flag of {server} at the pinned release ({hint}), got {arg!r}"
 
 
@@ -57,7 +57,10 @@ def generate() -> dict[str, list[str]]:
                           env={"VLLM_TARGET_DEVICE": "cpu", "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}).stdout  # fmt: skip
     llama_bin = subprocess.run(["bash", str(REPO_ROOT / "tools" / "llama-server.sh")], capture_output=True, text=True, check=True).stdout.split()[-1]
     help_text = subprocess.run([f"{llama_bin}/llama-server", "--help"], capture_output=True, text=True).stdout
-    return {"vllm": json.loads(vllm), "llamacpp": llamacpp_flags(help_text)}
+    sglang_python = subprocess.run(["bash", str(REPO_ROOT / "tools" / "sglang-venv.sh")], capture_output=True, text=True, check=True).stdout.split()[-1]
+    sglang = subprocess.run([sglang_python, str(REPO_ROOT / "tests" / "sglang_argcheck.py"), "--flags"], capture_output=True,
+                            text=True, check=True).stdout  # fmt: skip
+    return {"vllm": json.loads(vllm), "sglang": json.loads(sglang), "llamacpp": llamacpp_flags(help_text)}
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def format_error(error: dict[str, Any]) -> str:
         "literal_error": "must be one of {expected}",
         "missing": "required key is missing",
         "union_tag_invalid": "must be one of {expected_tags}",
-        "union_tag_not_found": "required key is missing (one of 'vllm', 'llamacpp')",
+        "union_tag_not_found": "required key is missing (one of 'vllm', 'sglang', 'llamacpp')",
     }
     template = messages.get(kind)
     message = template.format(**ctx) if template else error["msg"][:1].lower() + error["msg"][1:]

@@ -15,6 +15,12 @@ from dataclasses import dataclass
 VLLM_VERSION = "0.33.0"
 VLLM_IMAGE_REPOSITORY = "vllm/vllm-openai"
 VLLM_IMAGE_TAG = f"v{VLLM_VERSION}"
+# SGLang, the comparison runtime (docs/adr/0004): the release whose server_args parser the tests run.
+SGLANG_VERSION = "0.5.23"
+SGLANG_IMAGE_REPOSITORY = "lmsysorg/sglang"
+SGLANG_IMAGE_TAG = f"v{SGLANG_VERSION}"
+# The one dependency of sglang.srt.server_args the vLLM parser venv lacks (sglang/utils.py imports it).
+SGLANG_PARSER_IPYTHON = "9.18.1"
 # torch version that vllm==VLLM_VERSION pins in its wheel metadata (Requires-Dist: torch==...).
 VLLM_TORCH_VERSION = "2.14.0"
 
@@ -82,6 +88,9 @@ PINS = {
     "vllm": VLLM_VERSION,
     "vllm-torch": VLLM_TORCH_VERSION,
     "vllm-image": f"{VLLM_IMAGE_REPOSITORY}:{VLLM_IMAGE_TAG}",
+    "sglang": SGLANG_VERSION,
+    "sglang-ipython": SGLANG_PARSER_IPYTHON,
+    "sglang-image": f"{SGLANG_IMAGE_REPOSITORY}:{SGLANG_IMAGE_TAG}",
     "llamacpp-build": LLAMACPP_BUILD,
     "llamacpp-bin-sdist": LLAMACPP_BIN_SDIST_VERSION,
     "llamacpp-image": f"{LLAMACPP_IMAGE_REPOSITORY}:{LLAMACPP_IMAGE_TAG}",

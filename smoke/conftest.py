@@ -20,7 +20,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("smoke")
     group.addoption("--base-url", help="one endpoint: http://host:port or http://host:port/v1")
     group.addoption("--model", help="served model name at --base-url")
-    group.addoption("--runtime", choices=["vllm", "llamacpp"], help="server runtime at --base-url")
+    group.addoption("--runtime", choices=["vllm", "sglang", "llamacpp"], help="server runtime at --base-url")
     group.addoption("--api-key", default=None, help="API key the servers require")
     group.addoption("--host-header", default=None, help="Host header to send (a model behind the KEDA HTTP add-on's interceptor)")
     group.addoption("--adapters", default="", help="comma-separated LoRA adapter names /v1/models must list")

@@ -2,7 +2,9 @@
 
 vLLM names are those of the pinned release (vllm/v1/metrics/loggers.py of infra.versions.VLLM_VERSION;
 a test reads that file from the cached vLLM venv). Counters gain `_total` and histograms
-`_bucket/_sum/_count` when exposed. llama.cpp names are what the real llama-server build
+`_bucket/_sum/_count` when exposed. SGLang names are those of the pinned release
+(sglang/srt/observability/metrics_collector.py of infra.versions.SGLANG_VERSION; a test reads that
+file from the cached SGLang venv). llama.cpp names are what the real llama-server build
 (infra.versions.LLAMACPP_BUILD) exposes with --metrics; a test checks them against the running server.
 """
 
@@ -27,7 +29,19 @@ LLAMACPP_KEY_SERIES = {
     "llamacpp:requests_deferred": "llamacpp:requests_deferred",
 }
 
-KEY_SERIES = {"vllm": VLLM_KEY_SERIES, "llamacpp": LLAMACPP_KEY_SERIES}
+# The same meanings as vLLM's (the chart's "llm-serving.series" maps them for rules and triggers).
+SGLANG_KEY_SERIES = {
+    "sglang:num_queue_reqs": "sglang:num_queue_reqs",  # queue depth: the autoscaling signal
+    "sglang:num_running_reqs": "sglang:num_running_reqs",
+    "sglang:token_usage": "sglang:token_usage",  # KV-cache usage
+    "sglang:time_to_first_token_seconds_bucket": "sglang:time_to_first_token_seconds",
+    "sglang:request_time_per_output_token_seconds_bucket": "sglang:request_time_per_output_token_seconds",
+    "sglang:num_retracted_requests_total": "sglang:num_retracted_requests_total",  # preemptions
+    "sglang:generation_tokens_total": "sglang:generation_tokens_total",
+    "sglang:http_responses_total": "sglang:http_responses_total",  # error ratio (status_code)
+}
+
+KEY_SERIES = {"vllm": VLLM_KEY_SERIES, "sglang": SGLANG_KEY_SERIES, "llamacpp": LLAMACPP_KEY_SERIES}
 
 
 def exposed_names(exposition: str) -> set[str]:

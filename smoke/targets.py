@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-Runtime = Literal["vllm", "llamacpp"]
+Runtime = Literal["vllm", "sglang", "llamacpp"]
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,7 @@ def test_model_files_present(pod: dict, target: Target) -> None:
 
 
 def test_inference_service_is_ready(target: Target, kubectl_available: bool) -> None:
-    if target.runtime != "vllm":
+    if target.runtime == "llamacpp":
         pytest.skip("not applicable: llama.cpp models are plain Deployments, not InferenceServices")
     if not kubectl_available or not target.namespace:
         pytest.skip("not applicable: no cluster reachable through kubectl (or no namespace in the stack outputs)")

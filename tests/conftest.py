@@ -127,6 +127,15 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
     "vllm-draft-model": [
         vllm_entry(name="qwen-draft", speculative={"method": "draft_model", "model": "hf://Qwen/Qwen3-0.6B", "numSpeculativeTokens": 5})
     ],
+    "sglang-awq-tp2": [
+        vllm_entry(name="qwen-sglang", runtime="sglang", source={"uri": "hf://Qwen/Qwen2.5-7B-Instruct-AWQ"}, quantization="awq",
+                   gpu={"count": 2, "product": "NVIDIA-L4"}, maxModelLen=8192, maxNumSeqs=32, kvCacheDtype="fp8",
+                   enablePrefixCaching=False, maxNumBatchedTokens=4096),
+    ],
+    "sglang-keda": [
+        vllm_entry(name="qwen-sglang-keda", runtime="sglang", maxNumSeqs=64,
+                   autoscaling={"mode": "keda", "maxReplicas": 3, "kvCacheUsageThreshold": 0.85, "tpotP95Seconds": 0.1}),
+    ],
     "keda-scale-to-zero": [
         vllm_entry(name="qwen-wake", maxNumSeqs=64, autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2}),
         llamacpp_entry(name="tiny-wake", autoscaling={"mode": "keda", "minReplicas": 0, "maxReplicas": 2}),

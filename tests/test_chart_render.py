@@ -52,7 +52,7 @@ def test_every_rendered_object_validates(rendered: list[dict[str, Any]]) -> None
 
 def test_custom_resources_are_checked_against_crds(rendered: list[dict[str, Any]], config: StackConfig) -> None:
     kinds = {o["kind"] for o in rendered if is_custom_resource(o)}
-    expected = {"ServingRuntime", "InferenceService"} if any(m.runtime == "vllm" for m in config.models) else set()
+    expected = {"ServingRuntime", "InferenceService"} if any(m.runtime != "llamacpp" for m in config.models) else set()
     if any(m.autoscaling.mode == "keda" for m in config.models):
         expected.add("ScaledObject")
     if any(m.autoscaling.mode == "keda" and m.autoscaling.min_replicas == 0 for m in config.models):

@@ -92,7 +92,7 @@ CASES = {
     ),
     "unknown-runtime": (
         {"models": [vllm_entry(runtime="tgi")]},
-        "models[0].runtime: must be one of 'vllm', 'llamacpp', got 'tgi'",
+        "models[0].runtime: must be one of 'vllm', 'sglang', 'llamacpp', got 'tgi'",
     ),
     "min-above-max-replicas": (
         {"models": [vllm_entry(autoscaling={"mode": "keda", "minReplicas": 5, "maxReplicas": 2})]},

@@ -187,7 +187,7 @@ def _plan_vllm_model(model: VllmModel, where: str, settings: PlannerSettings) ->
     replica_weights = weights_bytes_per_gpu(arch, model.quantization, 1)
     seconds, threshold = startup_threshold(replica_weights, settings.vllm_warmup_seconds, model.probes, settings)
     update = {"max_num_seqs": plan.max_num_seqs} if model.max_num_seqs is None else {}
-    return ModelPlan(model.name, "vllm", f"{model.gpu.count}x {gpu}", plan, seconds, threshold), update
+    return ModelPlan(model.name, model.runtime, f"{model.gpu.count}x {gpu}", plan, seconds, threshold), update
 
 
 def _plan_llamacpp_model(model: LlamaCppModel, where: str, settings: PlannerSettings) -> tuple[ModelPlan, dict[str, Any]]:

@@ -78,14 +78,15 @@ capabilities:
 
 {{/*
 Environment every model server gets: a writable HOME for engine caches (non-root), and the API
-key from its Secret (vLLM reads VLLM_API_KEY, llama-server LLAMA_API_KEY).
+key from its Secret (vLLM reads VLLM_API_KEY, llama-server LLAMA_API_KEY; SGLang takes --api-key,
+which its args build from SGLANG_API_KEY).
 Usage: include "llm-serving.serverEnv" (dict "root" $ "model" $m)
 */}}
 {{- define "llm-serving.serverEnv" -}}
 - name: HOME
   value: /tmp
 {{- with .root.Values.apiKeySecretName }}
-- name: {{ ternary "VLLM_API_KEY" "LLAMA_API_KEY" (eq $.model.runtime "vllm") }}
+- name: {{ get (dict "vllm" "VLLM_API_KEY" "sglang" "SGLANG_API_KEY" "llamacpp" "LLAMA_API_KEY") $.model.runtime }}
   valueFrom:
     secretKeyRef:
       name: {{ . }}
@@ -113,7 +114,7 @@ Usage: include "llm-serving.serverEnv" (dict "root" $ "model" $m)
 {{/* The model's Service (port 80): KServe names an InferenceService's predictor Service
 <name>-predictor; the chart names a llama.cpp model's Service <name>. */}}
 {{- define "llm-serving.serviceName" -}}
-{{- ternary (printf "%s-predictor" .name) .name (eq .runtime "vllm") -}}
+{{- ternary .name (printf "%s-predictor" .name) (eq .runtime "llamacpp") -}}
 {{- end -}}
 
 {{/* Scale to zero through the KEDA HTTP add-on (mode keda, minReplicas 0). */}}
@@ -224,6 +225,65 @@ occurrence (vllm/entrypoints/common/cli_args.py), so a repeated flag would keep 
 llama-server args (the one place they are built). ctx-size is the total over all slots:
 llama-server gives each of the --parallel slots ctx-size / parallel tokens.
 */}}
+{{/* SGLang's server args from the same keys (infra/sglang_model.py lists the mapping; flags of
+sglang/srt/server_args.py at the pinned release). */}}
+{{- define "llm-serving.sglang.args" -}}
+{{- with .model -}}
+- --model-path=/mnt/models
+- --served-model-name={{ .servedModelName }}
+- --host=0.0.0.0
+- --port=8080
+- --context-length={{ int .maxModelLen }}
+- --mem-fraction-static={{ .gpuMemoryUtilization }}
+- --tp-size={{ int .gpu.count }}
+- --dtype={{ .dtype }}
+{{- if or (eq .quantization "awq") (and (eq .quantization "fp8") (not .quantizedCheckpoint)) }}
+- --quantization={{ .quantization }}
+{{- end }}
+{{- if eq (.kvCacheDtype | default "auto") "fp8" }}
+- --kv-cache-dtype=fp8_e4m3
+{{- end }}
+{{- if .maxNumSeqs }}
+- --max-running-requests={{ int .maxNumSeqs }}
+{{- end }}
+{{- if not .enableChunkedPrefill }}
+- --chunked-prefill-size=-1
+{{- else if .maxNumBatchedTokens }}
+- --chunked-prefill-size={{ int .maxNumBatchedTokens }}
+{{- end }}
+{{- if not .enablePrefixCaching }}
+- --disable-radix-cache
+{{- end }}
+{{- if gt (int .gpu.count) 1 }}
+- --dist-timeout={{ int .ncclTimeoutSeconds }}
+{{- end }}
+- --enable-metrics
+{{- if $.root.Values.apiKeySecretName }}
+- --api-key=$(SGLANG_API_KEY)
+{{- end }}
+{{- range .extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A model server's Prometheus series for one meaning, per runtime: vLLM's (vllm/v1/metrics/
+loggers.py), SGLang's (sglang/srt/observability/metrics_collector.py at the pinned release) and
+llama-server's (--metrics). Usage: include "llm-serving.series" (dict "runtime" $m.runtime "name" "waiting")
+*/}}
+{{- define "llm-serving.series" -}}
+{{- $series := dict
+  "vllm" (dict "waiting" "vllm:num_requests_waiting" "running" "vllm:num_requests_running" "kvUsage" "vllm:kv_cache_usage_perc"
+               "preemptions" "vllm:num_preemptions_total" "generated" "vllm:generation_tokens_total"
+               "ttft" "vllm:time_to_first_token_seconds" "tpot" "vllm:request_time_per_output_token_seconds")
+  "sglang" (dict "waiting" "sglang:num_queue_reqs" "running" "sglang:num_running_reqs" "kvUsage" "sglang:token_usage"
+                 "preemptions" "sglang:num_retracted_requests_total" "generated" "sglang:generation_tokens_total"
+                 "ttft" "sglang:time_to_first_token_seconds" "tpot" "sglang:request_time_per_output_token_seconds")
+  "llamacpp" (dict "waiting" "llamacpp:requests_deferred" "generated" "llamacpp:tokens_predicted_total") -}}
+{{- get (get $series .runtime) .name -}}
+{{- end -}}
+
 {{- define "llm-serving.llamacpp.args" -}}
 {{- if hasPrefix "hf://" .source.uri }}
 - --hf-repo
@@ -332,12 +392,12 @@ Regex of a model's pod names. KServe: <name>-predictor-<rs>-<id>. A Deployment's
 */}}
 {{- define "llm-serving.podRegex" -}}
 {{- $rand := "[bcdfghjklmnpqrstvwxz2456789]" -}}
-{{- if eq .runtime "vllm" -}}{{ .name }}-predictor-.*{{- else -}}{{ printf "%s-%s{1,10}-%s{5}" .name $rand $rand }}{{- end -}}
+{{- if ne .runtime "llamacpp" -}}{{ .name }}-predictor-.*{{- else -}}{{ printf "%s-%s{1,10}-%s{5}" .name $rand $rand }}{{- end -}}
 {{- end -}}
 
 {{/* The serving container's name (KServe names the predictor's container kserve-container). */}}
 {{- define "llm-serving.containerName" -}}
-{{- if eq .runtime "vllm" -}}kserve-container{{- else -}}llama-server{{- end -}}
+{{- if ne .runtime "llamacpp" -}}kserve-container{{- else -}}llama-server{{- end -}}
 {{- end -}}
 
 {{- define "llm-serving.resources" -}}

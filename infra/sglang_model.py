@@ -1,0 +1,56 @@
+"""SGLang as a second GPU runtime, to compare against vLLM on the same model (docs/adr/0004). It
+takes the vLLM model's keys wherever they mean the same thing, mapped to SGLang 0.5.23's flags
+(sglang/srt/server_args.py ServerArgs.add_cli_args) by the chart's "llm-serving.sglang.args":
+
+  maxModelLen -> --context-length          maxNumSeqs -> --max-running-requests
+  gpu.count -> --tp-size                   gpuMemoryUtilization -> --mem-fraction-static
+  quantization awq/fp8 -> --quantization   kvCacheDtype fp8 -> --kv-cache-dtype=fp8_e4m3
+  maxNumBatchedTokens -> --chunked-prefill-size (enableChunkedPrefill false: -1)
+  enablePrefixCaching false -> --disable-radix-cache
+  nccl timeout -> --dist-timeout           metrics: --enable-metrics (sglang: series)
+
+gpuMemoryUtilization is SGLang's static share (weights + KV pool); activations live outside it,
+so the planner's vLLM accounting is conservative for SGLang."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from infra import versions
+from infra.config_models import VllmModel, _check_extra_args
+from infra.config_types import Image
+
+SGLANG_OWNED_FLAGS = frozenset(
+    {
+        "--model-path", "--model", "--served-model-name", "--host", "--port", "--context-length",
+        "--tp-size", "--tensor-parallel-size", "--tp", "--mem-fraction-static", "--max-running-requests",
+        "--quantization", "--kv-cache-dtype", "--chunked-prefill-size", "--disable-radix-cache",
+        "--dist-timeout", "--enable-metrics", "--api-key", "--dtype", "--revision",
+    }
+)  # fmt: skip
+
+
+class SglangModel(VllmModel):
+    """A KServe InferenceService served by SGLang's OpenAI-compatible server on GPUs."""
+
+    runtime: Literal["sglang"]  # type: ignore[assignment]
+    """Serving engine: SGLang behind a KServe InferenceService (the comparison runtime)."""
+    image: Image = Field(default_factory=lambda: Image.pinned(versions.SGLANG_IMAGE_REPOSITORY, versions.SGLANG_IMAGE_TAG))
+    """Server image; the default is the SGLang release the argument-parser tests run."""
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args(cls, args: list[str]) -> list[str]:
+        return _check_extra_args(args, SGLANG_OWNED_FLAGS, "sglang")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _vllm_only_options(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in ("lora", "speculative"):
+                if data.get(key) is not None:
+                    raise ValueError(f"{key}: typed only for runtime vllm (SGLang takes its own flags in extraArgs), "
+                                     f"got {data[key]!r}")  # fmt: skip
+        return data
