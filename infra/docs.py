@@ -19,6 +19,7 @@ from infra.config import (
     Toleration,
     VllmModel,
 )
+from infra.sglang_model import SglangModel
 
 BEGIN = "<!-- BEGIN GENERATED CONFIG REFERENCE (python -m infra schema --write) -->"
 END = "<!-- END GENERATED CONFIG REFERENCE -->"
@@ -26,6 +27,7 @@ END = "<!-- END GENERATED CONFIG REFERENCE -->"
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Stack (`llm-platform:<key>`)", StackConfig),
     ("`models[]` with `runtime: vllm`", VllmModel),
+    ("`models[]` with `runtime: sglang` (the vLLM keys, mapped to SGLang's flags; no lora/speculative)", SglangModel),
     ("`models[]` with `runtime: llamacpp`", LlamaCppModel),
     ("`source`", ModelSource),
     ("`gpu` (vLLM)", Gpu),

@@ -1,7 +1,7 @@
 """A small OpenAI-compatible test server with injectable faults, to prove the smoke suite catches
 each one, and (mode `healthy`) an instant server to measure the bench client's own overhead.
 
-    python -m smoke.fake_server --mode MODE [--port P] [--api-key K] [--runtime llamacpp|vllm]
+    python -m smoke.fake_server --mode MODE [--port P] [--api-key K] [--runtime llamacpp|vllm|sglang]
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ class FakeServer:
 
     def count(self, tokens: int) -> None:
         """Move the runtime's own counters as a real server does for one finished request."""
-        name = {"llamacpp": "llamacpp:tokens_predicted_total", "vllm": "vllm:generation_tokens_total"}[self.runtime]
+        from smoke.server_counters import COUNTERS
+
         with self.lock:
-            self.gauges[name] = self.gauges.get(name, 0) + tokens
-            if self.runtime == "vllm":
-                self.gauges["vllm:request_success_total"] = self.gauges.get("vllm:request_success_total", 0) + 1
+            for kind, name in COUNTERS[self.runtime].items():
+                self.gauges[name] = self.gauges.get(name, 0) + (tokens if kind == "tokens" else 1)
 
     @property
     def base_url(self) -> str:
@@ -153,7 +153,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=MODES, default="healthy")
     parser.add_argument("--port", type=int, default=8099)
     parser.add_argument("--api-key")
-    parser.add_argument("--runtime", choices=["llamacpp", "vllm"], default="llamacpp")
+    parser.add_argument("--runtime", choices=["llamacpp", "vllm", "sglang"], default="llamacpp")
     parser.add_argument("--output-tokens", type=int, default=8, help="chunks streamed per request (at most)")
     args = parser.parse_args()
     with FakeServer(args.mode, args.api_key, args.runtime, port=args.port, output_tokens=args.output_tokens) as server:

@@ -16,6 +16,8 @@ from infra.diagnose import parse_exposition
 COUNTERS = {
     "llamacpp": {"tokens": "llamacpp:tokens_predicted_total"},
     "vllm": {"tokens": "vllm:generation_tokens_total", "requests": "vllm:request_success_total"},
+    # SGLang 0.5.23 sglang/srt/observability/metrics_collector.py: "Number of requests processed."
+    "sglang": {"tokens": "sglang:generation_tokens_total", "requests": "sglang:num_requests_total"},
 }
 
 

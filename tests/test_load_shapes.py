@@ -87,15 +87,19 @@ def test_bench_fails_when_the_server_counters_disagree(fake_server, capsys: pyte
     assert "llamacpp:tokens_predicted_total: server counted 48, bench 24 (DISAGREE within 2%)" in capsys.readouterr().out
 
 
-def test_bench_checks_vllm_token_and_request_counters(fake_server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime, tokens, requests", [
+    ("vllm", "vllm:generation_tokens_total", "vllm:request_success_total"),
+    ("sglang", "sglang:generation_tokens_total", "sglang:num_requests_total"),
+])  # fmt: skip
+def test_bench_checks_token_and_request_counters(fake_server, tmp_path: Path, runtime: str, tokens: str, requests: str) -> None:
     from smoke.bench import main as bench
 
-    server = fake_server("healthy", runtime="vllm")
-    out = tmp_path / "vllm.json"
+    server = fake_server("healthy", runtime=runtime)
+    out = tmp_path / f"{runtime}.json"
     assert bench(["--base-url", server.base_url, "--model", "fake-model", "--concurrency", "2", "--requests", "4",
                   "--quiet", "--json", str(out)]) == 0  # fmt: skip
     checks = {c["counter"]: (c["server"], c["bench"]) for c in json.loads(out.read_text())["levels"][0]["server_counters"]}
-    assert checks == {"vllm:generation_tokens_total": (32, 32), "vllm:request_success_total": (4, 4)}
+    assert checks == {tokens: (32, 32), requests: (4, 4)}
 
 
 def test_workload_repeats_with_its_seed_and_keeps_lengths_in_range() -> None:
