@@ -25,6 +25,16 @@ def known_flags() -> dict[str, frozenset[str]]:
     return {runtime: frozenset(flags) for runtime, flags in json.loads(FLAGS_FILE.read_text()).items()}
 
 
+# vLLM flags operators carry over, and what SGLang has instead (the typed keys set most of them).
+SGLANG_EQUIVALENTS = {
+    "--max-num-seqs": "the typed maxNumSeqs sets SGLang's --max-running-requests",
+    "--max-model-len": "the typed maxModelLen sets SGLang's --context-length",
+    "--gpu-memory-utilization": "the typed gpuMemoryUtilization sets SGLang's --mem-fraction-static",
+    "--max-num-batched-tokens": "the typed maxNumBatchedTokens sets SGLang's --chunked-prefill-size",
+    "--enable-prefix-caching": "SGLang's radix cache is on unless enablePrefixCaching is false",
+}
+
+
 def unknown_flag(arg: str, runtime: str) -> str | None:
     """An error message if ARG's flag is not one the pinned server accepts; None if it is (or ARG is
     a value, not a flag)."""
@@ -37,6 +47,8 @@ def unknown_flag(arg: str, runtime: str) -> str | None:
         return None
     close = difflib.get_close_matches(flag, sorted(known), n=1)
     hint = f"did you mean {close[0]}?" if close else "see the server's --help"
+    if runtime == "sglang" and flag in known_flags()["vllm"]:
+        hint = f"{flag} is vLLM's; " + SGLANG_EQUIVALENTS.get(flag, "see SGLang's --help for its own flag")
     server = {"vllm": "vLLM's serve parser", "sglang": "SGLang's server parser", "llamacpp": "llama-server"}[runtime]
     return f"{flag} is not a flag of {server} at the pinned release ({hint}), got {arg!r}"
 

@@ -22,11 +22,12 @@ class FakeNode:
     gpu_memory_mib: int = 0
 
 
-# A GKE-like pool: a CPU node, 4x L4 (g2-standard-48) and 4x H100 80GB (a3-highgpu-4g) - enough for
-# every committed and test stack's models at once, including prod's two-replica H100 model.
+# A GKE-like pool: a CPU node, 8x L4 (g2-standard-96) and 4x H100 80GB (a3-highgpu-4g) - enough for
+# every committed and test stack's models at once, including prod's two-replica H100 model and the
+# compare stack's two L4 models.
 NODES = (
     FakeNode("cpu-0", "n2-standard-32", "us-central1-a", cpu=32, memory_gib=128),
-    FakeNode("gpu-0", "g2-standard-48", "us-central1-a", cpu=48, memory_gib=192, gpus=4, gpu_product="NVIDIA-L4", gpu_memory_mib=23034),
+    FakeNode("gpu-0", "g2-standard-96", "us-central1-a", cpu=96, memory_gib=384, gpus=8, gpu_product="NVIDIA-L4", gpu_memory_mib=23034),
     FakeNode("gpu-1", "a3-highgpu-4g", "us-central1-b", cpu=104, memory_gib=936, gpus=4, gpu_product="NVIDIA-H100-80GB-HBM3",
              gpu_memory_mib=81559),
 )  # fmt: skip

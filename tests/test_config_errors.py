@@ -128,6 +128,16 @@ CASES = {
         {"models": [vllm_entry(lora={"adapters": [{"name": "a", "source": "hf://x/a"}], "maxLoraRank": 24})]},
         "models[0].lora.maxLoraRank: must be one of 1, 8, 16, 32, 64, 128, 256, 320 or 512, got 24",
     ),
+    "lora-on-sglang": (
+        {"models": [vllm_entry(runtime="sglang", lora={"adapters": [{"name": "a", "source": "hf://x/a"}]})]},
+        "models[0].lora: typed only for runtime vllm (SGLang takes its own flags in extraArgs), got "
+        "{'adapters': [{'name': 'a', 'source': 'hf://x/a'}]}",
+    ),
+    "vllm-flag-in-sglang-extra-args": (
+        {"models": [vllm_entry(runtime="sglang", extraArgs=["--max-num-seqs=8"])]},
+        "models[0].extraArgs: --max-num-seqs is not a flag of SGLang's server parser at the pinned release "
+        "(--max-num-seqs is vLLM's; the typed maxNumSeqs sets SGLang's --max-running-requests), got '--max-num-seqs=8'",
+    ),
     "lora-on-llamacpp": (
         {"models": [llamacpp_entry(lora={"adapters": [{"name": "a", "source": "hf://x/a"}]})]},
         "models[0].lora: unknown key (known keys: name, servedModelName, source, maxModelLen, maxNumSeqs, replicas, "

@@ -29,6 +29,8 @@ def _used_names(prefix: str, render_models) -> set[str]:
         *MODELS,
         llamacpp_entry(name="lk", autoscaling={"mode": "keda", "maxReplicas": 2}),
         vllm_entry(name="vk", autoscaling={"mode": "keda", "maxReplicas": 2, "kvCacheUsageThreshold": 0.8, "tpotP95Seconds": 0.1}),
+        vllm_entry(name="sk", runtime="sglang", gpu={"count": 2, "product": "NVIDIA-L4"}, maxNumSeqs=16,
+                   autoscaling={"mode": "keda", "maxReplicas": 2, "kvCacheUsageThreshold": 0.8, "tpotP95Seconds": 0.1}),
     )
     texts = [json.dumps(objects_of(objects, kind)) for kind in ("PrometheusRule", "ScaledObject")]
     texts.append((CHART_DIR / "dashboards" / "llm-serving.json").read_text())
@@ -74,6 +76,16 @@ def test_runbook_index_lists_every_runbook() -> None:
 def test_vllm_metric_names_used_exist_in_pinned_release(render_models, vllm_metric_families: set[str]) -> None:
     used = {re.sub(r"_(bucket|sum|count|total)$", "", n) for n in _used_names("vllm", render_models)}
     assert used and not (used - vllm_metric_families), f"not defined by the pinned vLLM: {sorted(used - vllm_metric_families)}"
+
+
+def test_sglang_metric_names_used_are_the_checked_key_series(render_models) -> None:
+    """Every sglang: name in rules, triggers and the dashboard is one of SGLANG_KEY_SERIES, which
+    tests/test_sglang_runtime.py checks against the pinned SGLang's source."""
+    from smoke.metrics import SGLANG_KEY_SERIES
+
+    used = _used_names("sglang", render_models)
+    known = set(SGLANG_KEY_SERIES) | set(SGLANG_KEY_SERIES.values())
+    assert used and not (used - known), f"not among the checked SGLang series: {sorted(used - known)}"
 
 
 def test_llamacpp_metric_names_used_exist_on_real_server(render_models, llama_servers) -> None:

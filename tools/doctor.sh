@@ -19,7 +19,8 @@ else
   bad "go 1.25 or newer (https://go.dev/dl): Pulumi, KServe and Kubernetes are built from the Go module proxy"
 fi
 for tool in cmake:"cmake (apt-get install cmake): builds llama-server" c++:"a C++ compiler (apt-get install g++): builds llama-server" \
-  openssl:"openssl (apt-get install openssl): local cluster and webhook certificates" curl:"curl (apt-get install curl)" git:"git"; do
+  openssl:"openssl (apt-get install openssl): local cluster and webhook certificates" curl:"curl (apt-get install curl)" git:"git" \
+  unshare:"unshare (util-linux): gives local processes cluster DNS names through their own /etc/hosts (localcp/hosts.py)"; do
   command -v "${tool%%:*}" >/dev/null && ok "${tool%%:*}" || bad "${tool#*:}"
 done
 [[ -d $shared/charts && -d $shared/crds ]] && ok "shared charts and CRDs at $shared" \
