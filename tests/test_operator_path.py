@@ -16,7 +16,7 @@ def test_doctor_names_a_missing_go_before_anything_is_built(tmp_path: Path) -> N
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "python3").symlink_to(Path(sys.base_prefix) / "bin" / "python3")  # the interpreter, not a shim
-    for tool in ("cmake", "c++", "openssl", "curl", "git", "df", "awk", "mkdir", "sort", "head", "dirname"):
+    for tool in ("cmake", "c++", "openssl", "curl", "git", "unshare", "df", "awk", "mkdir", "sort", "head", "dirname"):
         found = subprocess.run(["bash", "-c", f"command -v {tool}"], capture_output=True, text=True).stdout.strip()
         if found:
             (bin_dir / tool).symlink_to(found)
