@@ -264,3 +264,29 @@ def test_check_cli_refuses_nothing_to_check(tmp_path: Path, layout: str) -> None
         target.mkdir()
     result = subprocess.run([sys.executable, "-m", "policies.check", "--manifests", str(target)], capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 2 and "error: --manifests" in result.stderr and "0 mandatory" not in result.stderr
+
+
+@pytest.fixture(scope="module")
+def sglang_runtime(render_models_module) -> dict[str, Any]:
+    entry = vllm_entry(name="sg", runtime="sglang", gpu={"count": 2, "product": "NVIDIA-L4"})
+    return _first(render_models_module(entry), "ServingRuntime")
+
+
+@pytest.mark.parametrize("name, violate, message", [
+    ("vllm-max-model-len-set", lambda a: [x for x in a if not x.startswith("--context-length")], "runs SGLang without --context-length"),
+    ("vllm-gpu-memory-utilization", lambda a: [x for x in a if not x.startswith("--mem-fraction-static")] + ["--mem-fraction-static=0.98"],
+     "sets --mem-fraction-static=0.98 above 0.95"),
+], ids=["context-length", "mem-fraction"])  # fmt: skip
+def test_engine_policies_read_sglang_flags(sglang_runtime: dict[str, Any], name: str, violate, message: str) -> None:
+    assert report(name, [sglang_runtime]) == []
+    bad = copy.deepcopy(sglang_runtime)
+    _runtime_container(bad)["args"] = violate(_runtime_container(bad)["args"])
+    found = report(name, [bad])
+    assert any(message in m for m in found), found
+
+
+def test_sglang_tensor_parallel_needs_shm(sglang_runtime: dict[str, Any]) -> None:
+    assert report("shm-for-tensor-parallel", [sglang_runtime]) == []
+    bad = copy.deepcopy(sglang_runtime)
+    bad["spec"].pop("volumes")
+    assert report("shm-for-tensor-parallel", [bad])

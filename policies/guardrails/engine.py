@@ -1,42 +1,48 @@
-"""vLLM engine flags: an explicit --max-model-len, a GPU memory share with headroom, /dev/shm for
-tensor parallelism."""
+"""Engine flags of vLLM and SGLang containers: an explicit context length (--max-model-len /
+--context-length), a GPU memory share with headroom (--gpu-memory-utilization /
+--mem-fraction-static), /dev/shm for tensor parallelism."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policies.guardrails.objects import Obj, as_dict, as_list, vllm_args
+from policies.guardrails.objects import EngineArgs, Obj, as_dict, as_list, engine_args
 
 
-def _vllm_containers(obj: Obj) -> Iterator[tuple[dict, dict[str, str]]]:
+ENGINE_NAMES = {"vllm": "vLLM", "sglang": "SGLang"}
+
+
+def _engine_containers(obj: Obj) -> Iterator[tuple[dict, EngineArgs]]:
     if obj.kind != "ServingRuntime":
         return
     for container in obj.containers():
-        args = vllm_args(container)
-        if args is not None:
-            yield container, args
+        found = engine_args(container)
+        if found is not None:
+            yield container, found
 
 
 def max_model_len_set(obj: Obj, settings: dict) -> Iterator[str]:
-    for container, args in _vllm_containers(obj):
-        if "--max-model-len" not in args:
-            yield f"container {container.get('name', '?')} runs vLLM without --max-model-len (defaults to the model's full context)"
+    for container, e in _engine_containers(obj):
+        if "--max-model-len" not in e.args:
+            yield (f"container {container.get('name', '?')} runs {ENGINE_NAMES[e.engine]} without {e.flag('--max-model-len')} "
+                   "(defaults to the model's full context)")  # fmt: skip
 
 
 def gpu_memory_utilization_cap(obj: Obj, settings: dict) -> Iterator[str]:
     cap = float(settings.get("maxGpuMemoryUtilization", 0.95))
-    for container, args in _vllm_containers(obj):
+    for container, e in _engine_containers(obj):
         try:
-            value = float(args.get("--gpu-memory-utilization", "0.9"))
+            value = float(e.args.get("--gpu-memory-utilization", "0.9"))
         except ValueError:
             continue  # unknown during preview
         if value > cap:
-            yield f"container {container.get('name', '?')} sets --gpu-memory-utilization={value} above {cap}"
+            yield f"container {container.get('name', '?')} sets {e.flag('--gpu-memory-utilization')}={value} above {cap}"
 
 
 def shm_for_tensor_parallel(obj: Obj, settings: dict) -> Iterator[str]:
     volumes = {v.get("name"): v for v in as_list(obj.spec.get("volumes")) if isinstance(v, dict)}
-    for container, args in _vllm_containers(obj):
+    for container, e in _engine_containers(obj):
+        args = e.args
         try:
             tp = int(args.get("--tensor-parallel-size", "1"))
         except ValueError:

@@ -102,11 +102,40 @@ class Obj:
         return dig(self.raw, "metadata", "annotations", "serving.kserve.io/deploymentMode") in ("Knative", "Serverless")
 
 
-def vllm_args(container: dict[str, Any]) -> dict[str, str] | None:
+# SGLang's flags for what the engine policies check, by their vLLM names (sglang/srt/server_args.py).
+SGLANG_FLAGS = {"--context-length": "--max-model-len", "--mem-fraction-static": "--gpu-memory-utilization",
+                "--tp-size": "--tensor-parallel-size", "--tp": "--tensor-parallel-size"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class EngineArgs:
+    engine: str
+    """vllm or sglang."""
+    args: dict[str, str]
+    """By vLLM's flag names (SGLang's translated through SGLANG_FLAGS)."""
+
+    def flag(self, vllm_name: str) -> str:
+        """The engine's own spelling of a flag, for messages."""
+        if self.engine == "sglang":
+            return next((k for k, v in SGLANG_FLAGS.items() if v == vllm_name), vllm_name)
+        return vllm_name
+
+
+def engine_args(container: dict[str, Any]) -> EngineArgs | None:
+    """A vLLM or SGLang container's args (None for other containers)."""
+    text = " ".join(str(c) for c in as_list(container.get("command"))) + " " + str(container.get("image") or "")
+    if "sglang" in text:
+        args = vllm_args(container, force=True) or {}
+        return EngineArgs("sglang", {SGLANG_FLAGS.get(k, k): v for k, v in args.items()})
+    args = vllm_args(container)
+    return EngineArgs("vllm", args) if args is not None else None
+
+
+def vllm_args(container: dict[str, Any], force: bool = False) -> dict[str, str] | None:
     """`--flag=value` / `--flag value` args of a vLLM container as a dict (None if not vLLM)."""
     command = [str(c) for c in as_list(container.get("command"))]
     image = str(container.get("image") or "")
-    if "vllm" not in " ".join(command) and "vllm" not in image:
+    if not force and "vllm" not in " ".join(command) and "vllm" not in image:
         return None
     args = [str(a) for a in as_list(container.get("args"))]
     out: dict[str, str] = {}
