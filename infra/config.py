@@ -175,8 +175,7 @@ class StackConfig(Strict):
         """KEDA scale to zero needs the HTTP add-on: its interceptor holds requests while the
         model wakes and its external scaler tells KEDA there is demand at zero replicas."""
         for i, model in enumerate(self.models):
-            a = model.autoscaling
-            if a.mode == "keda" and a.min_replicas == 0 and not self.platform.keda.http_addon:
+            if model.autoscaling.wakes_through_http_addon and not self.platform.keda.http_addon:
                 raise ValueError(
                     f"models[{i}].autoscaling.minReplicas: 0 with mode keda needs the KEDA HTTP add-on to wake "
                     f"'{model.name}' (KEDA's Prometheus triggers see no demand at zero replicas); set "
@@ -212,7 +211,7 @@ class StackConfig(Strict):
         """The stack's policy, plus the ingress controller's namespace when KServe creates Ingresses."""
         kserve = self.platform.kserve
         extra = [kserve.ingress_namespace] if kserve.ingress_class_name else []
-        if any(m.autoscaling.mode == "keda" and m.autoscaling.min_replicas == 0 for m in self.models):
+        if any(m.autoscaling.wakes_through_http_addon for m in self.models):
             extra.append(self.platform.keda.namespace)  # the HTTP add-on's interceptor forwards to the pods
         allowed = self.network_policy.allow_from_namespaces
         return self.network_policy.model_copy(update={"allow_from_namespaces": allowed + [n for n in extra if n not in allowed]})

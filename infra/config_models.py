@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -167,10 +167,14 @@ class VllmModel(ModelBase):
                 raise ValueError("gpu.count: vLLM models need at least 1 GPU, got 0")
         return data
 
+    # Flags the typed fields own, and the parser extraArgs are checked against (SglangModel overrides).
+    owned_flags: ClassVar[frozenset[str]] = VLLM_OWNED_FLAGS
+    flags_of: ClassVar[str] = "vllm"
+
     @field_validator("extra_args")
     @classmethod
     def _extra_args(cls, args: list[str]) -> list[str]:
-        return _check_extra_args(args, VLLM_OWNED_FLAGS, "vllm")
+        return _check_extra_args(args, cls.owned_flags, cls.flags_of)
 
     @model_validator(mode="before")
     @classmethod

@@ -10,11 +10,6 @@ Model = VllmModel | LlamaCppModel  # SglangModel is a VllmModel
 INTERCEPTOR_SERVICE, INTERCEPTOR_PORT = "keda-add-ons-http-interceptor-proxy", 8080
 
 
-def wakes_through_http_addon(model: Model) -> bool:
-    """Scales to zero through the KEDA HTTP add-on: reached through its interceptor."""
-    return model.autoscaling.mode == "keda" and model.autoscaling.min_replicas == 0
-
-
 def service_name(model: Model) -> str:
     # KServe names the Service of an InferenceService's predictor "<name>-predictor".
     return model.name if model.runtime == "llamacpp" else f"{model.name}-predictor"
@@ -26,6 +21,6 @@ def host(model: Model, namespace: str) -> str:
 
 
 def base_url(model: Model, namespace: str, keda_namespace: str = "keda") -> str:
-    if wakes_through_http_addon(model):
+    if model.autoscaling.wakes_through_http_addon:
         return f"http://{INTERCEPTOR_SERVICE}.{keda_namespace}.svc.cluster.local:{INTERCEPTOR_PORT}/v1"
     return f"http://{host(model, namespace)}/v1"

@@ -57,6 +57,11 @@ class Autoscaling(Strict):
     scale_to_zero_retention_seconds: int = Field(default=600, ge=0)
     """knative: keep the last replica this long after traffic stops (a cold start costs minutes)."""
 
+    @property
+    def wakes_through_http_addon(self) -> bool:
+        """Scales to zero through the KEDA HTTP add-on (reached through its interceptor)."""
+        return self.mode == "keda" and self.min_replicas == 0
+
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
         if self.min_replicas > self.max_replicas:

@@ -14,12 +14,12 @@ so the planner's vLLM accounting is conservative for SGLang."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from infra import versions
-from infra.config_models import VllmModel, _check_extra_args
+from infra.config_models import VllmModel
 from infra.config_types import Image
 
 SGLANG_OWNED_FLAGS = frozenset(
@@ -40,10 +40,8 @@ class SglangModel(VllmModel):
     image: Image = Field(default_factory=lambda: Image.pinned(versions.SGLANG_IMAGE_REPOSITORY, versions.SGLANG_IMAGE_TAG))
     """Server image; the default is the SGLang release the argument-parser tests run."""
 
-    @field_validator("extra_args")
-    @classmethod
-    def _extra_args(cls, args: list[str]) -> list[str]:
-        return _check_extra_args(args, SGLANG_OWNED_FLAGS, "sglang")
+    owned_flags: ClassVar[frozenset[str]] = SGLANG_OWNED_FLAGS
+    flags_of: ClassVar[str] = "sglang"
 
     @model_validator(mode="before")
     @classmethod

@@ -22,13 +22,12 @@ import os
 import ssl
 from pathlib import Path
 
-import httpx
 
 from localcp import certs
 from localcp.chart_mirror import render_chart
 from localcp.cluster import LocalCluster
 from localcp.hosts import HostsFile
-from localcp.process import LocalProcess, free_port
+from localcp.process import LocalProcess, free_port, http_ok
 from localcp.toolchain import bin_dir
 
 NAMESPACE = "keda"
@@ -117,17 +116,11 @@ class Keda:
 
     # ---- readiness -------------------------------------------------------------------------
     def _operator_ready(self) -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{self.ports['op-probe']}/readyz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return http_ok(f"http://127.0.0.1:{self.ports['op-probe']}/readyz")()
 
     def _adapter_ready(self) -> bool:
         context = ssl.create_default_context(cafile=str(self.cert_dir / "ca.crt"))
-        try:
-            return httpx.get(f"https://127.0.0.1:{self.ports['adapter']}/readyz", verify=context, timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return http_ok(f"https://127.0.0.1:{self.ports['adapter']}/readyz", verify=context)()
 
     def _aggregated(self) -> bool:
         """kube-apiserver reports the APIService Available (it reached the adapter)."""

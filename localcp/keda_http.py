@@ -20,12 +20,10 @@ import os
 import socket
 from pathlib import Path
 
-import httpx
-
 from localcp.chart_mirror import render_chart
 from localcp.cluster import LocalCluster
 from localcp.hosts import HostsFile, loopback_address
-from localcp.process import LocalProcess, free_port
+from localcp.process import LocalProcess, free_port, http_ok
 from localcp.toolchain import bin_dir
 
 NAMESPACE = "keda"
@@ -100,10 +98,10 @@ class KedaHttpAddon:
                 str(binaries / "keda-http-operator"),
                 "--metrics-bind-address", f"127.0.0.1:{self.ports['op-metrics']}",
                 "--health-probe-bind-address", f"127.0.0.1:{self.ports['op-probe']}",
-            ]), self._http_ok(f"http://127.0.0.1:{self.ports['op-probe']}/readyz"), timeout, env={
+            ]), http_ok(f"http://127.0.0.1:{self.ports['op-probe']}/readyz"), timeout, env={
                 **base, **self._env("keda-add-ons-http-controller-manager")})  # fmt: skip
             self.interceptor.start_ready(self.hosts.wrap([str(binaries / "keda-http-interceptor")]),
-                self._http_ok(f"http://{self.address}:{self.ports['admin']}/queue"), timeout, env={
+                http_ok(f"http://{self.address}:{self.ports['admin']}/queue"), timeout, env={
                 **base, **self._env("keda-add-ons-http-interceptor"), "KEDA_HTTP_PROXY_PORT": str(self.ports["proxy"]),
                 "KEDA_HTTP_ADMIN_PORT": str(self.ports["admin"]), "OTEL_PROM_EXPORTER_PORT": str(free_port())})  # fmt: skip
             self.scaler.start_ready(self.hosts.wrap([str(binaries / "keda-http-scaler")]), self._listening, timeout, env={
@@ -122,16 +120,6 @@ class KedaHttpAddon:
         return [p for p in (self.operator.pid, self.interceptor.pid, self.scaler.pid) if p]
 
     # ---- readiness -------------------------------------------------------------------------
-    @staticmethod
-    def _http_ok(url: str):
-        def probe() -> bool:
-            try:
-                return httpx.get(url, timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        return probe
-
     def _listening(self) -> bool:
         with socket.socket() as s:
             s.settimeout(1)

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 
@@ -17,6 +18,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def http_ok(url: str, verify: Any = True) -> Callable[[], bool]:
+    """A readiness probe: GET `url` answers 200 (a connection error counts as not ready)."""
+    import httpx
+
+    def probe() -> bool:
+        try:
+            return httpx.get(url, verify=verify, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    return probe
 
 
 class ProcessError(RuntimeError):

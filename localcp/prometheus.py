@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import yaml
 
-from localcp.process import LocalProcess, free_port
+from localcp.process import LocalProcess, free_port, http_ok
 from localcp.toolchain import bin_dir
 
 
@@ -60,10 +60,7 @@ class PrometheusServer:
         return self.process.stop()
 
     def _ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/-/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return http_ok(f"{self.url}/-/ready")()
 
     # ---- HTTP API ------------------------------------------------------------------------------
     def api(self, path: str, **params: str) -> Any:

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from smoke import server_counters, workload
 from smoke.bench_report import compare, compare_plot, label, markdown, plot, plot_title
-from smoke.client import not_found_hint, openai_base_url, sse_data
+from smoke.client import not_found_hint, openai_base_url, request_headers, sse_data
 from smoke.load_shapes import arrival_times, parse_goodput, parse_rates, saturation, within
 
 PERCENTILES = (50, 90, 99)
@@ -63,14 +63,6 @@ def summarize(values: list[float]) -> dict[str, float | None]:
     out: dict[str, float | None] = {f"p{p}": percentile(values, p) for p in PERCENTILES}
     out["mean"] = statistics.fmean(values) if values else None
     return out
-
-
-def request_headers(args: argparse.Namespace) -> dict[str, str]:
-    """Authorization, and the Host header a model behind the KEDA HTTP add-on's interceptor needs."""
-    headers = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
-    if args.host_header:
-        headers["Host"] = args.host_header
-    return headers
 
 
 async def one_request(client: httpx.AsyncClient, url: str, body: dict[str, Any], headers: dict[str, str],
@@ -123,7 +115,7 @@ async def _adata(response: httpx.Response):
 def request_bodies(args: argparse.Namespace, count: int, seed_offset: int = 0) -> tuple[str, list[dict[str, Any]], dict[str, str]]:
     """URL, `count` bodies (smoke/workload.py) and headers: streaming completions, fixed lengths."""
     url = f"{args.base_url.rstrip('/')}/completions"
-    headers = request_headers(args)
+    headers = request_headers(args.api_key, args.host_header)
     shape = workload.requests(count, args.input_tokens, args.output_tokens, range_ratio=args.random_range_ratio,
                               shared_prefix_tokens=args.shared_prefix_tokens, seed=args.seed + seed_offset)  # fmt: skip
     bodies = [{
@@ -196,7 +188,7 @@ async def run_rate(args: argparse.Namespace, rate: float, progress: tqdm) -> dic
 def checked_against_server(args: argparse.Namespace, level: Any) -> dict[str, Any]:
     """Run one level, reading the server's counters before and after (smoke/server_counters.py)."""
     root = args.base_url.removesuffix("/v1")
-    headers = request_headers(args)
+    headers = request_headers(args.api_key, args.host_header)
     before = server_counters.read(root, headers, args.model)
     stats = asyncio.run(level)
     after = server_counters.read(root, headers, args.model)
@@ -287,7 +279,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def preflight(args: argparse.Namespace) -> str | None:
     """Before any load: the server answers /v1/models and serves --model; else why not."""
-    headers = request_headers(args)
+    headers = request_headers(args.api_key, args.host_header)
     url = f"{args.base_url}/models"
     try:
         response = httpx.get(url, headers=headers, timeout=args.timeout)

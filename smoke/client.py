@@ -35,6 +35,15 @@ def not_found_hint(url: str, given: str) -> str:
     return f"HTTP 404 from {url}: no OpenAI API there (--base-url {given!r}); check the host, port and any path prefix"
 
 
+def request_headers(api_key: str | None, host: str | None) -> dict[str, str]:
+    """Authorization for an API key, and the Host header a model behind the KEDA HTTP add-on's
+    interceptor needs (it routes by Host)."""
+    headers = {"Host": host} if host else {}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    return headers
+
+
 class SmokeClient:
     def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 30.0, retries: int = 3,
                  host: str | None = None):  # fmt: skip
@@ -48,10 +57,7 @@ class SmokeClient:
         self.http = httpx.Client(timeout=timeout)
 
     def headers(self, authenticated: bool = True) -> dict[str, str]:
-        headers = {"Host": self.host} if self.host else {}
-        if authenticated and self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        return headers
+        return request_headers(self.api_key if authenticated else None, self.host)
 
     def request(self, method: str, url: str, *, authenticated: bool = True, **kwargs: Any) -> httpx.Response:
         """One request, retried (bounded, with back-off) only on connection errors and 502-504."""

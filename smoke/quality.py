@@ -38,6 +38,8 @@ from typing import Any
 
 import httpx
 
+from smoke.client import request_headers
+
 EVAL_SET = Path(__file__).with_name("quality_eval.json")
 
 
@@ -52,8 +54,7 @@ class Endpoint:
 
     @property
     def headers(self) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        return {**headers, **({"Host": self.host_header} if self.host_header else {})}
+        return request_headers(self.api_key, self.host_header)
 
     def post(self, path: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
         response = httpx.post(f"{self.root}{path}", json=body, headers=self.headers, timeout=timeout)

@@ -369,6 +369,18 @@ def vllm_metric_families(vllm_python: str) -> set[str]:
     return set(re.findall(r'name\s*=\s*"(vllm:[a-z_]+)"', source))
 
 
+def wait_for(probe: Callable[[], Any], timeout: float, what: str, interval: float = 1.0) -> Any:
+    """Poll until probe() is truthy and return its value; fail naming `what` after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := probe():
+            return value
+        time.sleep(interval)
+    pytest.fail(f"not reached within {timeout:.0f}s: {what}")
+
+
 def running(component: Any, what: str) -> Iterator[Any]:
     """Start a local component (cluster, controller, server) for a fixture and stop it afterwards;
     a component that does not start fails the test with its own message (name and log tail)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import httpx
 import pytest
 import yaml
 
-from conftest import llamacpp_entry, running, vllm_entry
+from conftest import llamacpp_entry, running, vllm_entry, wait_for
 
 from infra.chart import render
 from infra.program import MODEL_NAMESPACE_LABELS
@@ -108,16 +108,6 @@ def host_port(base_url: str) -> str:
 def ready_pods(cluster: LocalCluster, model: str) -> list[dict[str, Any]]:
     pods = cluster.list("pods", NAMESPACE, selector=f"llm-serving/model={model}")
     return [p for p in pods if any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions") or [])]
-
-
-def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll until probe() is truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(1)
-    pytest.fail(f"not reached within {timeout:.0f}s: {what}")
 
 
 def fallback_condition(cluster: LocalCluster) -> str | None:

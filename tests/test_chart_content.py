@@ -7,7 +7,7 @@ from typing import Any
 from conftest import llamacpp_entry, objects_of, vllm_entry
 
 from infra.config import StackConfig
-from infra.endpoints import base_url, host, wakes_through_http_addon
+from infra.endpoints import base_url, host
 from infra.versions import LLAMACPP_IMAGE_TAG, VLLM_IMAGE_TAG
 
 
@@ -218,4 +218,4 @@ def test_helm_test_pod_calls_the_exported_base_url(config: StackConfig, rendered
         assert f"{base_url(model, config.namespace, config.platform.keda.namespace)}/models" in command
         assert f'"id":"{model.served_name}"' in command
         # Through the HTTP add-on's interceptor the Host header picks the model.
-        assert (f'-H "Host: {host(model, config.namespace)}"' in command) == wakes_through_http_addon(model)
+        assert (f'-H "Host: {host(model, config.namespace)}"' in command) == model.autoscaling.wakes_through_http_addon

@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from conftest import llamacpp_entry, run_smoke, running, vllm_entry
+from conftest import wait_for as poll
 
 from infra.chart import render
 from infra.config import VllmModel
@@ -122,12 +123,7 @@ def pods(cluster: LocalCluster, model: str = MODEL) -> list[dict[str, Any]]:
 
 
 def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := probe():
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"not reached within {timeout:.0f}s: {what}")
+    return poll(probe, timeout, what, interval=0.5)
 
 
 def chat(addon: KedaHttpAddon, host_header: str, timeout: float = WAKE_TIMEOUT, model: str = MODEL) -> httpx.Response:
