@@ -94,6 +94,9 @@ class ChartValues(Strict):
     """Secret with HF_TOKEN (and/or AWS_* keys) used to download weights; created by Pulumi
     from the stack's secret config, or by hand for Helm-only installs."""
     model_defaults: ModelDefaults = Field(default_factory=ModelDefaults)
+    tmp_size_limit: Quantity = "16Gi"
+    """Size of the writable /tmp emptyDir of every server container (root filesystems are
+    read-only): HOME for vLLM/SGLang's torch.compile, Triton and CUDA-graph caches."""
     shm_size_limit: Quantity = "4Gi"
     """/dev/shm size for tensor-parallel vLLM pods; memory-backed, so it counts against the pod's
     memory limit. NCCL needs far more than the container runtime's 64Mi default."""
@@ -105,13 +108,20 @@ class ChartValues(Strict):
     api_key_secret_name: str | None = Field(default=None, pattern=DNS1035)
     """Secret (key `api-key`) whose value clients must send as `Authorization: Bearer`."""
     network_policy: NetworkPolicySettings = Field(default_factory=NetworkPolicySettings)
-    run_as_user: int = Field(default=1000, ge=1)
-    """Model pods run as this non-root user (HOME=/tmp so engines can write their caches)."""
+    run_as_user: int = Field(default=10001, ge=1)
+    """Model pods run as this non-root user (HOME=/tmp so engines can write their caches). Above
+    10000, so it matches no user of the node (Checkov CKV_K8S_40); no image here needs its own."""
     test_image: ImageRef = versions.CURL_IMAGE
     """Image of the `helm test` pods that call each model's /v1/models."""
     keda_http_addon_namespace: str = Field(default="keda", pattern=DNS1035)
     """Namespace of the KEDA HTTP add-on (chart keda-add-ons-http): models with mode keda and
     minReplicas 0 are reached through its interceptor and woken by its external scaler."""
+    prometheus_url: str = Field(default="http://kube-prometheus-stack-prometheus.monitoring.svc:9090", pattern=r"^https?://\S+$")
+    """Prometheus that scrapes the models: KEDA triggers query it unless a model sets
+    autoscaling.prometheusUrl. The program sets it from platform.monitoring."""
+    prometheus_release: str = Field(default="kube-prometheus-stack", pattern=DNS1035)
+    """`release` label on the PodMonitor and PrometheusRule: what kube-prometheus-stack's default
+    selectors match when a preinstalled stack selects only its own release's objects."""
 
 
 # What the loaders put in place of a value Pulumi stores encrypted (`secure:`): the model only
@@ -205,15 +215,27 @@ class StackConfig(Strict):
             api_key_secret_name=self.api_key_existing_secret or (API_KEY_SECRET_NAME if self.api_key else None),
             network_policy=self._network_policy(),
             keda_http_addon_namespace=self.platform.keda.namespace,
+            prometheus_url=self.platform.monitoring.prometheus_url,
+            prometheus_release=self.platform.monitoring.release_name,
         )
 
     def _network_policy(self) -> NetworkPolicySettings:
-        """The stack's policy, plus the ingress controller's namespace when KServe creates Ingresses."""
-        kserve = self.platform.kserve
-        extra = [kserve.ingress_namespace] if kserve.ingress_class_name else []
-        if any(m.autoscaling.wakes_through_http_addon for m in self.models):
-            extra.append(self.platform.keda.namespace)  # the HTTP add-on's interceptor forwards to the pods
+        """The stack's policy with the platform's namespaces: Prometheus (scrapes), the Knative
+        activator and gateway, KEDA's HTTP interceptor, and the ingress controller when KServe
+        creates Ingresses. The default list names the platform's default namespaces; each one the
+        platform config renames is renamed here too, so a moved component is never locked out."""
+        platform, kserve = self.platform, self.platform.kserve
+        renamed = {"monitoring": platform.monitoring.namespace, "knative-serving": platform.knative.serving_namespace,
+                   "keda": platform.keda.namespace}  # fmt: skip
         allowed = self.network_policy.allow_from_namespaces
+        if "allow_from_namespaces" not in self.network_policy.model_fields_set:
+            allowed = [renamed.get(n, n) for n in allowed]
+        extra = [platform.monitoring.namespace] if self.observability.metrics else []
+        extra += [kserve.ingress_namespace] if kserve.ingress_class_name else []
+        if any(m.autoscaling.mode == "knative" for m in self.models):
+            extra.append(platform.knative.serving_namespace)  # the activator and Knative's gateway
+        if any(m.autoscaling.wakes_through_http_addon for m in self.models):
+            extra.append(platform.keda.namespace)  # the HTTP add-on's interceptor forwards to the pods
         return self.network_policy.model_copy(update={"allow_from_namespaces": allowed + [n for n in extra if n not in allowed]})
 
 

@@ -38,9 +38,21 @@ class Probes(Strict):
     """periodSeconds x this = how long a replica may take to load weights before it is restarted.
     Unless set, the Pulumi program derives it from the weight size (planner); 90 applies to
     Helm-only installs."""
+    timeout_seconds: int | None = Field(default=None, ge=1)
+    """Seconds the kubelet waits for /health to answer. Unset: the runtime's own (vLLM and
+    llama.cpp 5; SGLang 25, since its /health runs a one-token generation and waits at least 1 s
+    for it, up to its SGLANG_HEALTH_CHECK_TIMEOUT; Kubernetes' own 1 s default would fail every
+    SGLang probe)."""
+
+
+def _probes_with_timeout(seconds: int) -> Probes:
+    return Probes(timeout_seconds=seconds)
 
 
 class ModelBase(Strict):
+    # Default /health probe timeout of this runtime (Probes.timeout_seconds says why per runtime).
+    probe_timeout_seconds: ClassVar[int] = 5
+
     name: str = Field(pattern=DNS1035, max_length=MODEL_NAME_MAX)
     """Kubernetes object name for this model (DNS-1035), unique in the stack."""
     served_model_name: str | None = Field(default=None, min_length=1)
@@ -67,7 +79,7 @@ class ModelBase(Strict):
     """At least the longest request: a streamed completion can run for minutes. vLLM's
     --shutdown-timeout drains in-flight requests within it. The floor is the policy pack's
     termination-grace-period threshold (one number, here)."""
-    probes: Probes = Field(default_factory=Probes)
+    probes: Probes = Field(default_factory=lambda: _probes_with_timeout(ModelBase.probe_timeout_seconds))
     """Health probe timing on the server's /health endpoint."""
     architecture: Architecture | str | None = None
     """For the capacity planner: a catalog key (e.g. llama-3.1-8b) or the dimensions themselves.
@@ -81,6 +93,14 @@ class ModelBase(Strict):
     @property
     def served_name(self) -> str:
         return self.served_model_name or self.name
+
+    @model_validator(mode="before")
+    @classmethod
+    def _runtime_probe_timeout(cls, data: Any) -> Any:
+        """A probes block that sets other keys still gets the runtime's timeout, never Kubernetes' 1 s."""
+        if isinstance(data, dict) and isinstance(data.get("probes"), dict) and data["probes"].get("timeoutSeconds") is None:
+            return {**data, "probes": {**data["probes"], "timeoutSeconds": cls.probe_timeout_seconds}}
+        return data
 
 
 # Flags each runtime's typed fields own; extraArgs may not repeat them (the typed value would be

@@ -85,6 +85,11 @@ class Resources(Strict):
 
     cpu: Quantity
     memory: Quantity
+    ephemeral_storage: Quantity | None = None
+    """Node-local disk for the weights (downloaded into an emptyDir), caches and logs: requested,
+    so the scheduler picks a node with room, and the limit past which the kubelet evicts the pod
+    instead of filling the node's disk. Unset: the Pulumi program derives it from the weight size
+    (planner); Helm-only installs without it request none."""
 
 
 def _pinned_reference(ref: str) -> str:

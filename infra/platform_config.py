@@ -54,6 +54,17 @@ KNATIVE_FEATURES = {
 }
 
 
+# Knative Serving 1.23 exports its metrics through OpenTelemetry and exports none unless asked:
+# knative.dev/pkg observability/metrics/config.go defaults metrics-protocol to "none" (a no-op
+# meter provider). "prometheus" serves /metrics on 9090 of every control-plane pod; the activator's
+# port is named `metrics` (config/core/deployments/activator.yaml), its pods `app: activator`.
+KNATIVE_OBSERVABILITY = {"metrics-protocol": "prometheus"}
+ACTIVATOR_POD_MONITOR_SPEC = {
+    "selector": {"matchLabels": {"app": "activator"}},
+    "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics"}],
+}
+
+
 class Knative(Component):
     install: bool = False
     """Only needed for Serverless (Knative) InferenceServices; off unless asked for."""
@@ -83,8 +94,21 @@ class Keda(Component):
 
 
 class Monitoring(Component):
-    namespace: str = "monitoring"
-    release_name: str = "kube-prometheus-stack"
+    namespace: str = Field(default="monitoring", pattern=DNS1035)
+    release_name: str = Field(default="kube-prometheus-stack", pattern=DNS1035)
+    """Helm release of kube-prometheus-stack (installed here, or the one a preinstalled stack used):
+    it names the Prometheus Service that KEDA triggers query and the `release` label the chart's
+    PodMonitor and PrometheusRule carry."""
+
+    @property
+    def prometheus_url(self) -> str:
+        """The Prometheus Service the release creates: `<fullname>-prometheus` on 9090, where
+        fullname is kube-prometheus-stack's own (templates/_helpers.tpl "kube-prometheus-stack.fullname":
+        the release name if it contains the chart name, else `<release>-kube-prometheus-stack`,
+        truncated to 26 characters)."""
+        chart = "kube-prometheus-stack"
+        full = self.release_name if chart in self.release_name else f"{self.release_name}-{chart}"
+        return f"http://{full[:26].rstrip('-')}-prometheus.{self.namespace}.svc:9090"
 
 
 class PlatformSettings(Strict):

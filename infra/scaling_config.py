@@ -39,8 +39,9 @@ class Autoscaling(Strict):
     """keda: add at most one replica per this many seconds (each new replica loads weights first)."""
     scale_down_step_seconds: int = Field(default=300, ge=1)
     """keda: remove at most one replica per this many seconds, after the stabilization window."""
-    prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring.svc:9090"
-    """Prometheus that scrapes the model pods (keda triggers query it)."""
+    prometheus_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    """Prometheus that scrapes the model pods (keda triggers query it). Unset: the platform's
+    (the chart's top-level prometheusUrl, which the program derives from platform.monitoring)."""
     target_concurrency: int | None = Field(default=None, ge=1)
     """knative: in-flight requests per replica before the KPA adds one; default maxNumSeqs / 2."""
     request_timeout_seconds: int = Field(default=600, ge=1, le=600)

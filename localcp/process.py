@@ -1,8 +1,15 @@
 """One local process of the control plane: started with its log in a state directory, its PID in a
-file, a readiness probe with a bounded wait, stopped by PID (SIGTERM, then SIGKILL)."""
+file, a readiness probe with a bounded wait, stopped by PID (SIGTERM, then SIGKILL).
+
+Processes run in their own session (a terminal's Ctrl-C reaches only their owner). An owner that
+must not leave them behind (a test session) calls reap_on_exit(): every process it starts is then
+stopped when it exits - normally, on SIGINT/SIGTERM, or, through the kernel's parent-death signal,
+when it is killed outright. `python -m localcp cluster start` does not: its cluster outlives it."""
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import os
 import signal
 import socket
@@ -37,6 +44,38 @@ class ProcessError(RuntimeError):
     """A component did not become ready; the message names it and holds its log tail."""
 
 
+# Processes this Python process started and has not stopped (reaped when reap_on_exit is on).
+_started: dict[int, LocalProcess] = {}
+_reaping = False
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def reap_on_exit() -> None:
+    """From now on, stop every process this interpreter starts when it exits, however it exits:
+    atexit (normal exit, and KeyboardInterrupt unwinding to the top), SIGTERM (turned into an
+    exit), and PR_SET_PDEATHSIG=SIGTERM in each child for a SIGKILL of this process."""
+    global _reaping
+    if _reaping:
+        return
+    _reaping = True
+    atexit.register(stop_all)
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, lambda signum, frame: (_ for _ in ()).throw(SystemExit(128 + signum)))
+
+
+def stop_all() -> list[str]:
+    """Stop every process still registered; returns their names."""
+    stopped = []
+    for process in list(_started.values()):
+        if process.stop(grace=5):
+            stopped.append(process.name)
+    return stopped
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class LocalProcess:
     def __init__(self, name: str, state: Path):
         self.name, self.state = name, state
@@ -58,9 +97,12 @@ class LocalProcess:
     def start(self, command: list[str], env: dict[str, str] | None = None) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
         with self.log.open("w") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                       preexec_fn=_die_with_parent if _reaping else None)  # fmt: skip
         self.pid_file.write_text(str(process.pid))
         self._process = process
+        if _reaping:
+            _started[process.pid] = self
 
     def start_ready(self, command: list[str], probe: Callable[[], bool], timeout: float,
                     env: dict[str, str] | None = None) -> None:  # fmt: skip
@@ -88,6 +130,8 @@ class LocalProcess:
     def stop(self, grace: float = 10) -> bool:
         """SIGTERM, bounded wait, SIGKILL; True if a process was running."""
         pid = self.pid
+        if getattr(self, "_process", None) is not None:
+            _started.pop(self._process.pid, None)
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False

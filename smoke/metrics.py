@@ -39,6 +39,8 @@ SGLANG_KEY_SERIES = {
     "sglang:num_retracted_requests_total": "sglang:num_retracted_requests_total",  # preemptions
     "sglang:generation_tokens_total": "sglang:generation_tokens_total",
     "sglang:http_responses_total": "sglang:http_responses_total",  # error ratio (status_code)
+    # Grows every decode step (mode="decode"): the tensor-parallel stall alert's progress signal.
+    "sglang:realtime_tokens_total": "sglang:realtime_tokens_total",
 }
 
 KEY_SERIES = {"vllm": VLLM_KEY_SERIES, "sglang": SGLANG_KEY_SERIES, "llamacpp": LLAMACPP_KEY_SERIES}

@@ -20,8 +20,12 @@ from infra.stack import load_stack_file, parse
 from localcp.chart_mirror import ChartMirror
 from localcp.cluster import ClusterError, LocalCluster
 from localcp.helm import Helm
+from localcp.process import reap_on_exit
 from localcp.pulumi import PulumiWorkspace
 from localcp.toolchain import ToolchainError, bin_dir
+
+# Every local process a test starts is stopped when pytest exits, also on Ctrl-C or when killed.
+reap_on_exit()
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STACK_FILES = sorted((REPO_ROOT / "stacks").glob("Pulumi.*.yaml"))
@@ -133,7 +137,7 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
                    enablePrefixCaching=False, maxNumBatchedTokens=4096),
     ],
     "sglang-keda": [
-        vllm_entry(name="qwen-sglang-keda", runtime="sglang", maxNumSeqs=64,
+        vllm_entry(name="qwen-sglang-keda", runtime="sglang", maxNumSeqs=64, source={"uri": "hf://Qwen/Qwen2.5-7B-Instruct-AWQ"}, quantization="awq",
                    autoscaling={"mode": "keda", "maxReplicas": 3, "kvCacheUsageThreshold": 0.85, "tpotP95Seconds": 0.1}),
     ],
     "keda-scale-to-zero": [

@@ -6,6 +6,8 @@ names), so a 2.x promtool passing them says little."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,18 @@ def _objects(kind: str) -> list[tuple[str, dict[str, Any]]]:
 TRIGGERS = [(f"{case}/{o['metadata']['name']}/{t['name']}", t["metadata"]["query"])
             for case, o in _objects("ScaledObject") for t in o["spec"]["triggers"] if t["type"] == "prometheus"]  # fmt: skip
 RULE_SETS = _objects("PrometheusRule")
+DASHBOARD = json.loads((Path(__file__).parents[1] / "charts" / "llm-serving" / "dashboards" / "llm-serving.json").read_text())
+# Grafana substitutes its template variables before it sends a query; these are values a user picks.
+DASHBOARD_VARIABLES = {"namespace": "llm-serving", "model": ".*", "datasource": "prometheus"}
+
+
+def _grafana_substitute(expr: str) -> str:
+    """$name and ${name} replaced as Grafana does (a variable it does not know would stay and fail)."""
+    return re.sub(r"\$\{?(\w+)\}?", lambda m: DASHBOARD_VARIABLES[m.group(1)], expr)
+
+
+DASHBOARD_QUERIES = [(f"{p['title']}/{t.get('refId', i)}", _grafana_substitute(t["expr"]))
+                     for p in DASHBOARD["panels"] for i, t in enumerate(p.get("targets", []))]  # fmt: skip
 
 
 def test_the_matrix_renders_trigger_queries_and_rules() -> None:
@@ -43,6 +57,18 @@ def test_keda_trigger_query_is_accepted(prometheus: PrometheusServer, query: str
         prometheus.query(query)
     except PromQLError as err:
         pytest.fail(f"Prometheus refused the ScaledObject query {query!r}: {err}")
+
+
+def test_dashboard_has_panel_queries() -> None:
+    assert len(DASHBOARD_QUERIES) >= 10
+
+
+@pytest.mark.parametrize("query", [q for _, q in DASHBOARD_QUERIES], ids=[i for i, _ in DASHBOARD_QUERIES])
+def test_dashboard_panel_query_parses_and_evaluates(prometheus: PrometheusServer, query: str) -> None:
+    try:
+        prometheus.query(query)
+    except PromQLError as err:
+        pytest.fail(f"Prometheus refused the dashboard query {query!r}: {err}")
 
 
 def test_every_rule_evaluates_without_error(prometheus: PrometheusServer) -> None:

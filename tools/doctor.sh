@@ -26,7 +26,16 @@ done
 [[ -d $shared/charts && -d $shared/crds ]] && ok "shared charts and CRDs at $shared" \
   || bad "../shared (charts/, crds/, src/) beside the clone, or set LLM_PLATFORM_SHARED"
 mkdir -p "$cache"
+# Disk for what is not cached yet (a warm cache needs none of it): GB each piece takes when built.
+need=1 pieces=()
+here=$(cd "$(dirname "$0")" && pwd)
+missing=$(bash "$here/toolchain.sh" --missing 2>/dev/null) || missing="(unknown)"
+[[ -z $missing ]] || { need=$((need + 10)); pieces+=("Go toolchain ${missing// /,} ~10"); }
+bash "$here/vllm-venv.sh" --cached >/dev/null 2>&1 || { need=$((need + 7)); pieces+=("vLLM venv ~7"); }
+bash "$here/sglang-venv.sh" --cached >/dev/null 2>&1 || { need=$((need + 1)); pieces+=("SGLang parser venv ~1"); }
+bash "$here/llama-server.sh" --cached >/dev/null 2>&1 || { need=$((need + 1)); pieces+=("llama-server ~1"); }
+what=$( ((${#pieces[@]})) && IFS=';' && echo "to build: ${pieces[*]}" || echo "everything is cached")
 free_gb=$(df -Pk "$cache" | awk 'NR==2 {print int($4 / 1048576)}')
-((free_gb >= 25)) && ok "${free_gb} GB free for $cache (needs ~25 GB cold: Go builds ~8, vLLM venv ~7)" \
-  || bad "at least 25 GB free for $cache, found ${free_gb} GB (set LLM_PLATFORM_CACHE elsewhere)"
+((free_gb >= need)) && ok "${free_gb} GB free for $cache (needs ${need} GB: ${what})" \
+  || bad "at least ${need} GB free for $cache (${what}), found ${free_gb} GB (set LLM_PLATFORM_CACHE elsewhere)"
 exit $fail

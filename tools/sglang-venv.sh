@@ -14,15 +14,18 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 version=$(cd "$here" && python3 -m infra.versions sglang)
 ipython=$(cd "$here" && python3 -m infra.versions sglang-ipython)
+[[ ${1:-} != --cached ]] || bash "$here/tools/vllm-venv.sh" --cached >/dev/null || exit 1
 vllm_python=$(bash "$here/tools/vllm-venv.sh" | tail -n 1)
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 venv="$cache/sglang-venv/sglang-$version-$(echo "$vllm_python" | sha256sum | cut -c1-8)"
 stamp="$venv/.complete"
 
 if [[ -f "$stamp" ]]; then
+  [[ ${1:-} != --cached ]] || exit 0
   echo "$venv/bin/python"
   exit 0
 fi
+[[ ${1:-} != --cached ]] || exit 1
 echo "building SGLang $version parser venv in $venv (one time)" >&2
 rm -rf "$venv"
 python3 -m venv "$venv"

@@ -17,6 +17,8 @@ from infra.config import LlamaCppModel, PlannerSettings, Probes, StackConfig, Vl
 from infra.architecture import Architecture, from_hf_config
 from infra.planner.catalog import GIB, GPUS, closest_gpus, MIB, MODELS, REPOSITORIES, repository_of
 from infra.planner.llamacpp import LlamaCppPlan, plan_llamacpp
+from infra.planner.sglang import mem_fraction_static
+from infra.sglang_model import SglangModel
 from infra.planner.features import lora_bytes_per_gpu, proposer
 from infra.planner.vllm import VllmInputs, VllmPlan, kv_bytes_per_token_per_layer, plan_vllm, weights_bytes_per_gpu, what_would_fit
 from infra.quantity import parse_quantity
@@ -166,6 +168,13 @@ def _plan_vllm_model(model: VllmModel, where: str, settings: PlannerSettings) ->
     check_quantization(model, arch, where)
     gpu, memory = gpu_memory_gib(model, where)
     features, extra_kv = feature_memory(model, arch, where)
+    static, available_kv = None, None
+    if isinstance(model, SglangModel):
+        # SGLang's KV pool is its static share minus the weights (activations and CUDA graphs are
+        # already outside that share): plan it by SGLang's accounting, not vLLM's estimate.
+        chunk = model.max_num_batched_tokens if model.enable_chunked_prefill else None
+        static = model.mem_fraction_static or mem_fraction_static(model.gpu_memory_utilization, memory * 1024, model.gpu.count, chunk)
+        available_kv = static * memory - (weights_bytes_per_gpu(arch, model.quantization, model.gpu.count) + features) / GIB
     inputs = VllmInputs(
         arch=arch,
         gpu_memory_gib=memory,
@@ -179,14 +188,20 @@ def _plan_vllm_model(model: VllmModel, where: str, settings: PlannerSettings) ->
         enable_chunked_prefill=model.enable_chunked_prefill,
         feature_bytes_per_gpu=features,
         extra_kv_bytes_per_token=extra_kv,
+        available_kv_gib=available_kv,
     )
     plan = plan_vllm(inputs)
     if not plan.fits:
+        share = (f"SGLang's static share (--mem-fraction-static {static} = gpuMemoryUtilization minus its reserve for "
+                 f"activations and CUDA graphs) is {static * memory:.2f} GiB, weights {plan.weights_gib:.2f} GiB; ") if static else ""  # fmt: skip
         raise ConfigError([f"{where} ({model.name}): cannot start on {model.gpu.count} x {gpu} ({memory:.1f} GiB each): "
-                           f"{plan.reason}. {what_would_fit(inputs)}"])  # fmt: skip
+                           f"{share}{plan.reason}. {what_would_fit(inputs)}"])  # fmt: skip
     replica_weights = weights_bytes_per_gpu(arch, model.quantization, 1)
     seconds, threshold = startup_threshold(replica_weights, settings.vllm_warmup_seconds, model.probes, settings)
-    update = {"max_num_seqs": plan.max_num_seqs} if model.max_num_seqs is None else {}
+    update: dict[str, Any] = {"max_num_seqs": plan.max_num_seqs} if model.max_num_seqs is None else {}
+    if isinstance(model, SglangModel) and model.mem_fraction_static is None:
+        update["mem_fraction_static"] = static
+    update.update(_ephemeral_storage(model, replica_weights, VLLM_SCRATCH_GIB))
     return ModelPlan(model.name, model.runtime, f"{model.gpu.count}x {gpu}", plan, seconds, threshold), update
 
 
@@ -206,7 +221,23 @@ def _plan_llamacpp_model(model: LlamaCppModel, where: str, settings: PlannerSett
         plan.warnings.append(f"ggufFile {model.gguf_file!r} does not name its GGUF type: weights planned as {model.quantization} "
                              "(declared); check the file's type (gguf-dump) if the plan matters")  # fmt: skip
     seconds, threshold = startup_threshold(plan.weights_gib * GIB, settings.llamacpp_warmup_seconds, model.probes, settings)
-    return ModelPlan(model.name, "llamacpp", "cpu", plan, seconds, threshold), {}
+    return ModelPlan(model.name, "llamacpp", "cpu", plan, seconds, threshold), _ephemeral_storage(model, plan.weights_gib * GIB, LLAMACPP_SCRATCH_GIB)
+
+
+# Node-local disk a server needs besides downloaded weights: vLLM/SGLang's torch.compile, Triton and
+# CUDA-graph caches under HOME=/tmp and container logs; llama-server writes little but logs.
+VLLM_SCRATCH_GIB = 10
+LLAMACPP_SCRATCH_GIB = 2
+
+
+def _ephemeral_storage(model: Model, weight_bytes: float, scratch_gib: int) -> dict[str, Any]:
+    """resources.ephemeralStorage when unset: downloaded weights (hf://, s3://: into an emptyDir)
+    with 10% headroom, plus scratch; pvc:// weights are mounted, not copied."""
+    if model.resources.ephemeral_storage is not None:
+        return {}
+    downloaded = 0 if model.source.uri.startswith("pvc://") else weight_bytes * 1.1
+    gib = math.ceil(downloaded / GIB) + scratch_gib
+    return {"resources": model.resources.model_copy(update={"ephemeral_storage": f"{gib}Gi"})}
 
 
 def plan_stack(config: StackConfig) -> StackPlan:

@@ -70,10 +70,46 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
+{{/* Containers write only to their volumes: /tmp (HOME, engine caches) is an emptyDir. */}}
 {{- define "llm-serving.containerSecurityContext" -}}
 allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
 capabilities:
   drop: ["ALL"]
+{{- end -}}
+
+{{/* The writable /tmp every server container mounts (its root filesystem is read-only). */}}
+{{- define "llm-serving.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- end -}}
+
+{{/*
+Replicas of one model on different nodes (and zones) where the cluster allows it: one node
+failure must not take every replica. Preferred, not required: GPU nodes are scarce, and a
+second replica on the same node still beats none. Only for models that can run more than one.
+Usage: include "llm-serving.spread" (dict "root" $ "model" $m)
+*/}}
+{{- define "llm-serving.spread" -}}
+{{- if gt (int (include "llm-serving.maxReplicas" .model)) 1 }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              {{- include "llm-serving.selectorLabels" . | nindent 14 }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "llm-serving.selectorLabels" . | nindent 8 }}
+{{- end }}
 {{- end -}}
 
 {{/*
@@ -85,6 +121,26 @@ Usage: include "llm-serving.serverEnv" (dict "root" $ "model" $m)
 {{- define "llm-serving.serverEnv" -}}
 - name: HOME
   value: /tmp
+{{- with .root.Values.storageSecretName }}
+{{- /* vLLM downloads hf:// LoRA adapters (vllm/lora/utils.py get_adapter_absolute_path:
+huggingface_hub.snapshot_download) and draft-model configs itself, and llama-server its --hf-file;
+huggingface_hub reads HF_TOKEN from the environment. KServe injects the storage Secret into its
+storage-initializer only (pkg/webhook/admission/pod/storage_initializer_injector.go), so the
+server gets the token here. Optional: a Secret holding only AWS_* keys still starts. */}}
+- name: HF_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: HF_TOKEN
+      optional: true
+{{- end }}
+{{- if eq .model.runtime "sglang" }}
+# /health runs a one-token generation and answers 503 after this many seconds without one
+# (sglang/srt/entrypoints/http_server.py health_generate): inside the probe's timeout, so the
+# kubelet records SGLang's own answer rather than a timeout.
+- name: SGLANG_HEALTH_CHECK_TIMEOUT
+  value: {{ max 1 (sub (int .model.probes.timeoutSeconds) 5) | quote }}
+{{- end }}
 {{- with .root.Values.apiKeySecretName }}
 - name: {{ get (dict "vllm" "VLLM_API_KEY" "sglang" "SGLANG_API_KEY" "llamacpp" "LLAMA_API_KEY") $.model.runtime }}
   valueFrom:
@@ -166,11 +222,11 @@ Usage: include "llm-serving.vllm.args" (dict "root" $ "model" $m)
 - --gpu-memory-utilization={{ .gpuMemoryUtilization }}
 - --tensor-parallel-size={{ int .gpu.count }}
 - --dtype={{ .dtype }}
-{{- /* A pre-quantized FP8 checkpoint declares its method (compressed-tensors, fp8) in config.json;
-vLLM reads it there and refuses a --quantization that differs (ModelConfig._verify_quantization). */}}
-{{- if or (eq .quantization "awq") (and (eq .quantization "fp8") (not .quantizedCheckpoint)) }}
-- --quantization={{ .quantization }}
-{{- end }}
+{{- /* A quantized checkpoint (AWQ, FP8) declares its method in config.json; vLLM reads it there
+and refuses a --quantization that differs (ModelConfig._verify_quantization). For AWQ the flag
+would also pin the slow kernel: AWQMarlinConfig.override_quantization_method upgrades to
+awq_marlin only when the user's quantization is None, marlin or awq_marlin. */}}
+{{- include "llm-serving.quantizationFlag" . }}
 {{- if ne (.kvCacheDtype | default "auto") "auto" }}
 - --kv-cache-dtype={{ .kvCacheDtype }}
 {{- end }}
@@ -234,12 +290,16 @@ sglang/srt/server_args.py at the pinned release). */}}
 - --host=0.0.0.0
 - --port=8080
 - --context-length={{ int .maxModelLen }}
-- --mem-fraction-static={{ .gpuMemoryUtilization }}
+{{- /* Weights + KV pool only; the planner leaves SGLang its activation/CUDA-graph reserve inside
+gpuMemoryUtilization (infra/planner/sglang.py). Unset (GPU memory unknown): SGLang sizes it. */}}
+{{- with .memFractionStatic }}
+- --mem-fraction-static={{ . }}
+{{- end }}
 - --tp-size={{ int .gpu.count }}
 - --dtype={{ .dtype }}
-{{- if or (eq .quantization "awq") (and (eq .quantization "fp8") (not .quantizedCheckpoint)) }}
-- --quantization={{ .quantization }}
-{{- end }}
+{{- /* Same rule as vLLM: SGLang's AWQMarlinConfig.override_quantization_method
+(srt/layers/quantization/awq/awq.py) upgrades to the Marlin kernel only without an explicit awq. */}}
+{{- include "llm-serving.quantizationFlag" . }}
 {{- if eq (.kvCacheDtype | default "auto") "fp8" }}
 - --kv-cache-dtype=fp8_e4m3
 {{- end }}
@@ -264,6 +324,19 @@ sglang/srt/server_args.py at the pinned release). */}}
 {{- range .extraArgs }}
 - {{ . | quote }}
 {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The OpenAI inference routes both GPU runtimes serve (the error-rate alert's denominator). */}}
+{{- define "llm-serving.inferenceRoutes" -}}
+/v1/chat/completions|/v1/completions|/v1/embeddings|/v1/responses|/generate
+{{- end -}}
+
+{{/* --quantization only for a 16-bit checkpoint quantized while loading (fp8); a quantized
+checkpoint's config.json names its method and the engine picks the fastest kernel for it. */}}
+{{- define "llm-serving.quantizationFlag" -}}
+{{- if and (eq .quantization "fp8") (not .quantizedCheckpoint) }}
+- --quantization=fp8
 {{- end }}
 {{- end -}}
 
@@ -337,6 +410,7 @@ startupProbe:
     path: /health
     port: 8080
   periodSeconds: {{ int .probes.periodSeconds }}
+  timeoutSeconds: {{ int .probes.timeoutSeconds }}
   failureThreshold: {{ int .probes.startupFailureThreshold }}
 {{- end }}
 readinessProbe:
@@ -344,6 +418,7 @@ readinessProbe:
     path: /health
     port: 8080
   periodSeconds: {{ int .probes.periodSeconds }}
+  timeoutSeconds: {{ int .probes.timeoutSeconds }}
   failureThreshold: 3
 livenessProbe:
   httpGet:
@@ -354,6 +429,7 @@ livenessProbe:
   initialDelaySeconds: {{ include "llm-serving.startupSeconds" . }}
   {{- end }}
   periodSeconds: {{ int .probes.periodSeconds }}
+  timeoutSeconds: {{ int .probes.timeoutSeconds }}
   failureThreshold: 6
 {{- end -}}
 
@@ -404,12 +480,18 @@ Regex of a model's pod names. KServe: <name>-predictor-<rs>-<id>. A Deployment's
 requests:
   cpu: {{ .resources.cpu | quote }}
   memory: {{ .resources.memory | quote }}
+  {{- with .resources.ephemeralStorage }}
+  ephemeral-storage: {{ . | quote }}
+  {{- end }}
   {{- if .gpu }}
   nvidia.com/gpu: {{ int .gpu.count | quote }}
   {{- end }}
 limits:
   cpu: {{ .resources.cpu | quote }}
   memory: {{ .resources.memory | quote }}
+  {{- with .resources.ephemeralStorage }}
+  ephemeral-storage: {{ . | quote }}
+  {{- end }}
   {{- if .gpu }}
   nvidia.com/gpu: {{ int .gpu.count | quote }}
   {{- end }}

@@ -33,7 +33,7 @@ class Platform(pulumi.ComponentResource):
             self.components[key] = cls(
                 key.replace("_", "-"),
                 PlatformComponentArgs(getattr(settings, key), component_releases(settings, key), settings.ready_timeout_seconds,
-                                      settings.adopt_existing_crds),
+                                      settings.adopt_existing_crds, settings.provides("monitoring")),
                 pulumi.ResourceOptions(parent=self, depends_on=depends_on),
             )
 

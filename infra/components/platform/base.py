@@ -20,6 +20,8 @@ class PlatformComponentArgs:
     """The component's charts in install order (CRD charts first), values decided."""
     ready_timeout_seconds: int = 600
     adopt_existing_crds: bool = False
+    monitored: bool = False
+    """The platform has Prometheus (prometheus-operator CRDs): the component adds its scrape objects."""
 
 
 class PlatformComponent(pulumi.ComponentResource):

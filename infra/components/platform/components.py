@@ -8,7 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.platform.base import PlatformComponent
-from infra.platform_config import KNATIVE_FEATURES
+from infra.platform_config import ACTIVATOR_POD_MONITOR_SPEC, KNATIVE_FEATURES, KNATIVE_OBSERVABILITY
 from infra.platform_config import Knative as KnativeSettings
 from infra.versions import KNATIVE_SERVING_VERSION
 
@@ -49,11 +49,26 @@ class Knative(PlatformComponent):
                 "version": KNATIVE_SERVING_VERSION,
                 "ingress": {s.networking: {"enabled": True}},
                 "config": {"network": {"ingress-class": f"{s.networking}.ingress.networking.knative.dev"},
-                           "features": KNATIVE_FEATURES},
+                           "features": KNATIVE_FEATURES, "observability": KNATIVE_OBSERVABILITY},
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
-        return [serving]
+        if not self.args.monitored:
+            return [serving]
+        return [serving, activator_pod_monitor(f"{name}-activator-metrics", s.serving_namespace, self, serving)]
+
+
+def activator_pod_monitor(name: str, namespace: str, parent: pulumi.Resource, after: pulumi.Resource) -> pulumi.Resource:
+    """Prometheus scrapes the activator, whose kn_revision_request_queued series the models'
+    LLMScaleFromZeroStuck alert reads (requests held while a revision has no ready pod)."""
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version="monitoring.coreos.com/v1",
+        kind="PodMonitor",
+        metadata=k8s.meta.v1.ObjectMetaArgs(name="knative-activator", namespace=namespace),
+        spec=ACTIVATOR_POD_MONITOR_SPEC,
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[after]),
+    )
 
 
 class KServe(PlatformComponent):

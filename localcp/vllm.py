@@ -1,0 +1,128 @@
+"""Real vLLM (the CPU build of the pinned release, tools/vllm-venv.sh) serving a tiny random model on
+127.0.0.1 with the exact args the chart renders for a model. Only what cannot apply on a CPU is
+substituted, each substitution listed once in CPU_SUBSTITUTIONS with its reason; everything else
+(served name, max-model-len, max-num-seqs, batching, prefix caching, shutdown timeout, LoRA,
+speculative config, extraArgs) reaches the engine as rendered.
+
+    server = VllmServer(state_dir, model_dir, chart_args)   # args of the ServingRuntime container
+    server.start()        # bounded wait on /health; vLLM's own error line if it refuses to start
+    server.base_url       # http://127.0.0.1:PORT/v1
+    server.stop()         # SIGTERM (vLLM drains for --shutdown-timeout), then SIGKILL
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from localcp.process import LocalProcess, ProcessError, free_port, http_ok
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODEL_DIR_IN_POD = "/mnt/models"
+
+
+def vllm_python() -> str:
+    """The cached vLLM venv's python (built on first use; ~6 GB, see tools/vllm-venv.sh)."""
+    result = subprocess.run(["bash", str(REPO_ROOT / "tools" / "vllm-venv.sh")], capture_output=True, text=True, timeout=3600)
+    if result.returncode != 0:
+        raise ProcessError(f"tools/vllm-venv.sh failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
+    return result.stdout.split()[-1]
+
+
+@dataclass(frozen=True)
+class Substitution:
+    flag: str
+    reason: str
+    replace: Callable[[str, dict[str, Any]], list[str]]
+    """(rendered arg, context) -> the args that take its place ([] drops it)."""
+
+
+def _value(arg: str) -> str:
+    return arg.split("=", 1)[1]
+
+
+# What the chart renders that a CPU build cannot take, and what it gets instead. Nothing else changes.
+CPU_SUBSTITUTIONS = [
+    Substitution(MODEL_DIR_IN_POD, "KServe's storage initializer fills /mnt/models in the pod; here the tiny model's directory",
+                 lambda a, c: [str(c["model_dir"])]),
+    Substitution("--host", "every local service listens on loopback only", lambda a, c: ["--host=127.0.0.1"]),
+    Substitution("--port", "a free local port instead of the container's 8080", lambda a, c: [f"--port={c['port']}"]),
+    Substitution("--tensor-parallel-size", "one CPU process; tensor parallel needs one GPU per rank",
+                 lambda a, c: ["--tensor-parallel-size=1"]),
+    Substitution("--distributed-timeout-seconds", "applies to tensor parallel only (dropped with it)",
+                 lambda a, c: [] if c["tp"] > 1 else [a]),
+    Substitution("--quantization", "FP8/AWQ kernels are GPU kernels; the tiny model is BF16", lambda a, c: []),
+    Substitution("--kv-cache-dtype", "the CPU attention backend keeps the KV cache in the model dtype", lambda a, c: []),
+    Substitution("--max-model-len", "at most the tiny model's max_position_embeddings",
+                 lambda a, c: [f"--max-model-len={min(int(_value(a)), c['max_positions'])}"]),
+    Substitution("--otlp-traces-endpoint", "no OpenTelemetry collector runs here", lambda a, c: []),
+    Substitution("--collect-detailed-traces", "dropped with the traces endpoint", lambda a, c: []),
+]
+# Added on CPU: no CUDA graphs to capture, and torch.compile on 2 cores would dominate start-up.
+CPU_ADDITIONS = ["--enforce-eager"]
+
+
+def cpu_args(chart_args: list[str], model_dir: Path, port: int, lora_dirs: dict[str, Path] | None = None) -> list[str]:
+    """The chart's vLLM args with CPU_SUBSTITUTIONS applied (and hf:// LoRA adapters pointed at
+    local directories: the server would download them)."""
+    import json
+
+    config = json.loads((model_dir / "config.json").read_text())
+    tp = next((int(_value(a)) for a in chart_args if a.startswith("--tensor-parallel-size=")), 1)
+    context = {"model_dir": model_dir, "port": port, "tp": tp, "max_positions": int(config.get("max_position_embeddings", 2048))}
+    out: list[str] = []
+    for arg in chart_args:
+        rule = next((s for s in CPU_SUBSTITUTIONS if arg == s.flag or arg.startswith(s.flag + "=")), None)
+        if rule:
+            out += rule.replace(arg, context)
+        elif lora_dirs and "=" in arg and arg.split("=", 1)[0] in lora_dirs and not arg.startswith("--"):
+            out.append(f"{arg.split('=', 1)[0]}={lora_dirs[arg.split('=', 1)[0]]}")
+        else:
+            out.append(arg)
+    return out + [a for a in CPU_ADDITIONS if a not in out]
+
+
+class VllmServer:
+    def __init__(self, state: Path, model_dir: Path, chart_args: list[str], *, kv_cache_gib: float = 1,
+                 lora_dirs: dict[str, Path] | None = None, env: dict[str, str] | None = None, name: str = "vllm"):  # fmt: skip
+        self.state, self.model_dir = state.resolve(), model_dir.resolve()
+        self.process = LocalProcess(name, self.state)
+        self.port = free_port()
+        self.args = cpu_args(chart_args, self.model_dir, self.port, lora_dirs)
+        self.kv_cache_gib, self.extra_env = kv_cache_gib, env or {}
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{self.url}/v1"
+
+    def command(self) -> list[str]:
+        return [vllm_python(), "-m", "vllm.entrypoints.openai.api_server", *self.args]
+
+    def env(self) -> dict[str, str]:
+        home = self.state / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        return {**os.environ, "HOME": str(home), "HF_HOME": str(home / "hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                "VLLM_CPU_KVCACHE_SPACE": str(self.kv_cache_gib), "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
+                "VLLM_TARGET_DEVICE": "cpu", **self.extra_env}  # fmt: skip
+
+    def start(self, timeout: float = 600) -> VllmServer:
+        try:
+            self.process.start_ready(self.command(), http_ok(f"{self.url}/health"), timeout, env=self.env())
+        except ProcessError as err:
+            raise ProcessError(f"vLLM refused {' '.join(self.args)}: {self.error_line() or err}\n{err}") from None
+        return self
+
+    def stop(self, grace: float = 30) -> bool:
+        return self.process.stop(grace)
+
+    def error_line(self) -> str | None:
+        """vLLM's own last error line from its log (what to show when it does not start)."""
+        lines = [line for line in self.process.log_tail(200).splitlines() if re.search(r"Error|error:|ERROR", line)]
+        return lines[-1].strip() if lines else None
+
+    def kv_cache_tokens(self) -> int | None:
+        """`CPU KV cache size: N tokens` (or GPU's `KV cache size`) from vLLM's log."""
+        found = re.findall(r"KV cache size: ([\d,]+) tokens", self.process.log.read_text(errors="replace")) if self.process.log.exists() else []
+        return int(found[-1].replace(",", "")) if found else None
