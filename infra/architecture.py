@@ -81,7 +81,7 @@ class Architecture(Strict):
         return self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
 
 
-# vllm/config/model.py _get_and_verify_max_len (vLLM 0.33): a RoPE scaling factor multiplies
+# vllm/config/model.py _get_and_verify_max_len (vLLM 0.32): a RoPE scaling factor multiplies
 # max_position_embeddings, except for these types, whose max_position_embeddings is already the
 # scaled length (YaRN as Transformers' _compute_yarn_parameters assumes, Llama 3's scaling), and
 # for Gemma 3, whose 128K is already scaled.

@@ -1,5 +1,5 @@
 """Bytes of weights as a checkpoint stores them, from config.json's `quantization_config`: what vLLM
-loads onto the GPUs. Per format (vLLM 0.33, vllm/model_executor/layers/quantization/):
+loads onto the GPUs. Per format (vLLM 0.32, vllm/model_executor/layers/quantization/):
 
 - none (BF16/FP16): 2 bytes per parameter.
 - fp8 (fp8.py Fp8Config): projection weights in 1 byte; with `weight_block_size` [n, k] one float32

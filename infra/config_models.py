@@ -145,7 +145,7 @@ class VllmModel(ModelBase):
     quantized_checkpoint: bool | None = None
     """fp8 only: true when the checkpoint is already FP8 (its config.json declares
     quantization_config, e.g. compressed-tensors or fp8): vLLM reads the method from it and no
-    --quantization is passed, since vLLM 0.33 refuses a --quantization that differs from the
+    --quantization is passed, since vLLM 0.32 refuses a --quantization that differs from the
     checkpoint's (ModelConfig._verify_quantization). false: a 16-bit checkpoint that vLLM
     quantizes to FP8 while loading (--quantization=fp8). Unset: inferred from an `-FP8` repository
     name; otherwise it must be set. AWQ is always a quantized checkpoint."""

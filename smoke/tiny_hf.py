@@ -3,7 +3,7 @@ safetensors weights and a small trained BPE tokenizer (Metaspace, so every gener
 to text), with a chat template for /v1/chat/completions.
 
 Runs inside the vLLM venv (torch, transformers, tokenizers): `python smoke/tiny_hf.py KIND DIR`,
-or `python smoke/tiny_hf.py --list`. The CPU attention backend needs head_dim 64 or another size it
+`python smoke/tiny_hf.py --lora BASE_DIR OUT_DIR` (a random LoRA adapter), or `--list`. The CPU attention backend needs head_dim 64 or another size it
 has kernels for ("Unsupported CPU attention configuration" for 16), so every kind uses 64.
 """
 
@@ -68,20 +68,50 @@ def write(kind: str, out: Path, seed: int = 0) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     write_tokenizer(out)
     config = AutoConfig.for_model(model_type, **{**COMMON, **overrides}, bos_token_id=1, eos_token_id=2, pad_token_id=2)
-    config.torch_dtype = "bfloat16"
+    config.dtype = "bfloat16"
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     model.save_pretrained(out, safe_serialization=True)
     (out / "llm-platform-tiny.json").write_text(json.dumps({"kind": kind, "seed": seed}))
     return out
 
 
+def write_lora(base: Path, out: Path, rank: int = 8, seed: int = 1) -> Path:
+    """A random LoRA adapter for a tiny llama-gqa checkpoint in PEFT's on-disk format
+    (adapter_config.json + adapter_model.safetensors with base_model.model.<module>.lora_A/B),
+    on q_proj and v_proj of every layer: what vLLM's LoRA loader reads."""
+    import torch
+    from safetensors.torch import save_file
+
+    config = json.loads((base / "config.json").read_text())
+    hidden, layers = config["hidden_size"], config["num_hidden_layers"]
+    out_dims = {"q_proj": config["num_attention_heads"] * config["head_dim"], "v_proj": config["num_key_value_heads"] * config["head_dim"]}
+    torch.manual_seed(seed)
+    tensors = {}
+    for layer in range(layers):
+        for module, dim in out_dims.items():
+            prefix = f"base_model.model.model.layers.{layer}.self_attn.{module}"
+            tensors[f"{prefix}.lora_A.weight"] = (torch.randn(rank, hidden) * 0.02).to(torch.bfloat16).contiguous()
+            tensors[f"{prefix}.lora_B.weight"] = (torch.randn(dim, rank) * 0.02).to(torch.bfloat16).contiguous()
+    out.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out / "adapter_model.safetensors"))
+    (out / "adapter_config.json").write_text(json.dumps({
+        "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": 2 * rank, "lora_dropout": 0.0,
+        "target_modules": sorted(out_dims), "bias": "none", "fan_in_fan_out": False, "base_model_name_or_path": str(base),
+        "modules_to_save": None, "use_rslora": False, "use_dora": False,
+    }, indent=2))  # fmt: skip
+    return out
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 3 and argv[0] == "--lora":
+        print(write_lora(Path(argv[1]), Path(argv[2])))
+        return 0
     if argv == ["--list"]:
         print("\n".join(KINDS))
         return 0
     if len(argv) != 2 or argv[0] not in KINDS:
-        print(f"usage: tiny_hf.py {{{'|'.join(KINDS)}}} DIR | --list", file=sys.stderr)
+        print(f"usage: tiny_hf.py {{{'|'.join(KINDS)}}} DIR | --lora BASE_DIR OUT_DIR | --list", file=sys.stderr)
         return 2
     print(write(argv[0], Path(argv[1])))
     return 0

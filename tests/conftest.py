@@ -289,6 +289,51 @@ def llama_servers(llama_bin: Path, tiny_models: dict[str, Path]):
 LLAMA_API_KEY = "sk-local-test"
 
 
+# --- Real vLLM (CPU build) ----------------------------------------------------------------------
+VLLM_MODEL = "tiny-vllm"
+
+
+def write_tiny_hf(kind: str, out: Path) -> Path:
+    """A tiny random-weight checkpoint of `kind` (smoke/tiny_hf.py, run in the vLLM venv)."""
+    from localcp.vllm import vllm_python
+
+    result = subprocess.run([vllm_python(), str(REPO_ROOT / "smoke" / "tiny_hf.py"), kind, str(out)], capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        pytest.fail(f"writing the tiny {kind} model failed:\n{result.stderr[-3000:]}")
+    return out
+
+
+def vllm_chart_args(entry: dict[str, Any]) -> list[str]:
+    """The container args the chart renders for one vLLM model entry (planned like the program)."""
+    [runtime] = objects_of(render_models_for([entry]), "ServingRuntime")
+    return runtime["spec"]["containers"][0]["args"]
+
+
+def render_models_for(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    config = plan_stack(parse({"namespace": "llm-test", "models": entries})).config
+    return render(config.chart_values(), release="llm", namespace="llm-test")
+
+
+def tiny_vllm_entry(model_dir: Path, **overrides: Any) -> dict[str, Any]:
+    """A vLLM model entry for a tiny checkpoint: its config.json plans it, one L4 in the chart."""
+    return vllm_entry(name=VLLM_MODEL, source={"uri": "pvc://models/tiny"}, hfConfig=str(model_dir / "config.json"),
+                      maxModelLen=1024, maxNumSeqs=4, **overrides)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_hf("llama-gqa", tmp_path_factory.mktemp("tiny-llama") / "model")
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tiny_llama_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Real vLLM serving the tiny dense model with the chart's args for it (CPU substitutions only)."""
+    from localcp.vllm import VllmServer
+
+    server = VllmServer(tmp_path_factory.mktemp("vllm"), tiny_llama_dir, vllm_chart_args(tiny_vllm_entry(tiny_llama_dir)))
+    yield from running(server, "vLLM (CPU)")
+
+
 # --- Pulumi mocks (unit tier) -------------------------------------------------------------------
 PROJECT = "llm-platform"
 

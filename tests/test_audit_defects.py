@@ -80,9 +80,10 @@ def test_no_token_env_without_a_token() -> None:
     assert "HF_TOKEN" not in {e["name"] for e in container["env"]}
 
 
-# 3. AWQMarlinConfig.override_quantization_method (vLLM and SGLang alike) upgrades an AWQ
-#    checkpoint to the Marlin kernel only when the user's quantization is None/marlin/awq_marlin:
-#    an explicit --quantization=awq pins the slow kernel.
+# 3. SGLang's AWQMarlinConfig.override_quantization_method (srt/layers/quantization/awq/awq.py)
+#    upgrades an AWQ checkpoint to Marlin only when the user's quantization is None/marlin/
+#    awq_marlin: an explicit --quantization=awq pins the slow kernel. vLLM 0.32 maps awq to
+#    AutoAWQConfig either way; the flag is omitted for both so they load the checkpoint alike.
 @pytest.mark.parametrize("runtime", ["vllm", "sglang"])
 def test_awq_checkpoints_run_without_a_quantization_flag(runtime: str) -> None:
     entry = vllm_entry(name="qwen-awq", runtime=runtime, source={"uri": "hf://Qwen/Qwen2.5-7B-Instruct-AWQ"}, quantization="awq")

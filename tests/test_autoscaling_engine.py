@@ -7,6 +7,7 @@ queue Prometheus sees is that server's). Timings are printed (pytest -s)."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +30,6 @@ from localcp.kserve import KServeController
 from localcp.process import ProcessError, listening_addresses
 from localcp.prometheus import PrometheusServer
 from localcp.scrape import scrape_jobs
-from smoke.fake_server import FakeServer
 
 pytestmark = pytest.mark.engine
 NAMESPACE, MODEL, MAX_REPLICAS = "llm-scale", "tiny", 3
@@ -77,18 +77,11 @@ def kserve(cluster: LocalCluster, kserve_on) -> Iterator[KServeController]:
 
 
 @pytest.fixture(scope="module")
-def recorded_vllm() -> Iterator[FakeServer]:
-    """No vLLM can run here (no GPU): a server that exposes the pinned vLLM's series names with
-    values the test sets stands behind the predictor pod instead."""
-    with FakeServer(runtime="vllm", model=VLLM_MODEL) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def deployed(cluster: LocalCluster, prometheus: PrometheusServer, keda: Keda, kserve: KServeController, llama,
-             recorded_vllm: FakeServer) -> dict[str, Any]:  # fmt: skip
+             vllm_server) -> dict[str, Any]:  # fmt: skip
     """The release applied; Prometheus scrapes each model's first pod through the PodMonitor's job,
-    the llama.cpp pod backed by the real llama-server, the vLLM predictor pod by the recorded series."""
+    the llama.cpp pod backed by the real llama-server, the vLLM predictor pod by the real vLLM (CPU
+    build, tiny model, --max-num-seqs 4 so a few streams make a queue)."""
     objects = model_objects(prometheus.url)
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": MODEL_NAMESPACE_LABELS}}
     cluster.apply([namespace, *objects], field_manager="llm-platform")
@@ -96,7 +89,7 @@ def deployed(cluster: LocalCluster, prometheus: PrometheusServer, keda: Keda, ks
     qwen = wait_for(lambda: next(iter(ready_pods(cluster, VLLM_MODEL)), None), 120, f"{VLLM_MODEL}'s predictor pod Ready")
     monitor = next(o for o in objects if o["kind"] == "PodMonitor")
     prometheus.write_config(rule_groups=next(o for o in objects if o["kind"] == "PrometheusRule")["spec"]["groups"])
-    behind = {tiny["metadata"]["name"]: host_port(llama.base_url), qwen["metadata"]["name"]: host_port(recorded_vllm.base_url)}
+    behind = {tiny["metadata"]["name"]: host_port(llama.base_url), qwen["metadata"]["name"]: host_port(vllm_server.base_url)}
     prometheus.reload(scrape_jobs(monitor, [tiny, qwen], behind, interval="1s"))
     return {"objects": objects, "pods": {MODEL: tiny["metadata"]["name"], VLLM_MODEL: qwen["metadata"]["name"]}}
 
@@ -123,22 +116,22 @@ def replicas(cluster: LocalCluster, deployment: str = MODEL) -> int:
 class Load:
     """CLIENTS closed-loop streams of long completions against the one-slot server."""
 
-    def __init__(self, base_url: str):
-        self.base_url, self.stop_event, self.errors = base_url, threading.Event(), []
+    def __init__(self, base_url: str, model: str = MODEL, clients: int = CLIENTS):
+        self.base_url, self.model, self.clients, self.stop_event, self.errors = base_url, model, clients, threading.Event(), []
         self.threads: list[threading.Thread] = []
 
     def _client(self) -> None:
         with httpx.Client(timeout=120) as client:
             while not self.stop_event.is_set():
                 try:
-                    client.post(f"{self.base_url}/completions", json={"model": MODEL, "prompt": "hello", "max_tokens": 512,
+                    client.post(f"{self.base_url}/completions", json={"model": self.model, "prompt": "hello", "max_tokens": 512,
                                                                       "ignore_eos": True}).raise_for_status()  # fmt: skip
                 except httpx.HTTPError as err:
                     self.errors.append(repr(err))
 
     def start(self) -> None:
         self.stop_event.clear()
-        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(CLIENTS)]
+        self.threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.clients)]
         for thread in self.threads:
             thread.start()
 
@@ -230,19 +223,27 @@ def test_model_scales_back_to_min_when_the_queue_drains(deployed: dict[str, Any]
     print(f"scaled back to 1 after {time.monotonic() - started:.0f}s")
 
 
-def test_vllm_predictor_scales_on_a_recorded_queue_series_no_vllm_server_here(
-    deployed: dict[str, Any], cluster: LocalCluster, recorded_vllm: FakeServer
-) -> None:
+def test_vllm_predictor_scales_on_real_vllm_queue_depth(deployed: dict[str, Any], cluster: LocalCluster,
+                                                        prometheus: PrometheusServer, vllm_server) -> None:  # fmt: skip
     """The same loop for the vLLM ScaledObject: KEDA scales the Deployment KServe made for the
     InferenceService (autoscalerClass external: KServe creates no HPA of its own and must not
-    undo KEDA's replica count) on vllm:num_requests_waiting, set here instead of measured."""
-    predictor = f"{VLLM_MODEL}-predictor"
+    undo KEDA's replica count) on the real vllm:num_requests_waiting of a real vLLM: 8 streams
+    against --max-num-seqs 4 keep about 4 requests waiting."""
+    from conftest import VLLM_MODEL as SERVED
+
+    predictor, waiting = f"{VLLM_MODEL}-predictor", f'sum(vllm:num_requests_waiting{{namespace="{NAMESPACE}",llm_serving_model="{VLLM_MODEL}"}})'
+    streams = Load(vllm_server.base_url, SERVED, clients=8)
     started = time.monotonic()
-    recorded_vllm.gauges["vllm:num_requests_waiting"] = 6
-    wait_for(lambda: replicas(cluster, predictor) == VLLM_MAX_REPLICAS, 180, f"{predictor} scaled to {VLLM_MAX_REPLICAS}")
-    print(f"{predictor} scaled to {VLLM_MAX_REPLICAS} after {time.monotonic() - started:.0f}s")
-    recorded_vllm.gauges["vllm:num_requests_waiting"] = 0
+    streams.start()
+    try:
+        wait_for(lambda: (prometheus.value(waiting) or 0) >= 2, 90, f"{waiting} >= 2 under load")
+        wait_for(lambda: replicas(cluster, predictor) == VLLM_MAX_REPLICAS, 180, f"{predictor} scaled to {VLLM_MAX_REPLICAS}")
+        print(f"{predictor} scaled to {VLLM_MAX_REPLICAS} after {time.monotonic() - started:.0f}s")
+    finally:
+        streams.stop()
+    wait_for(lambda: prometheus.value(waiting) == 0, 90, f"{waiting} == 0 with the load stopped")
     wait_for(lambda: replicas(cluster, predictor) == 1, 180, f"{predictor} back to 1 replica")
+    assert not streams.errors, streams.errors[:3]
     assert cluster.get("hpa", predictor, NAMESPACE) is None, "KServe created its own HPA next to KEDA's"
 
 
@@ -262,3 +263,22 @@ def test_keda_that_cannot_start_is_named_with_its_log_and_left_stopped(tmp_path:
         failing.start(timeout=20)
     assert "log tail" in str(err.value)
     assert failing.pids == []
+
+
+def test_rules_and_dashboard_evaluate_on_real_vllm_series(deployed: dict[str, Any], prometheus: PrometheusServer) -> None:
+    """After the vLLM loop Prometheus holds real vllm: series of the predictor pod: every recording
+    rule and alert evaluates with health ok, and every dashboard panel query that reads a vllm:
+    series returns data for the model."""
+    from test_prometheus_queries_engine import DASHBOARD, DASHBOARD_VARIABLES
+
+    rules = [r for g in prometheus.rule_groups() for r in g["rules"]]
+    assert rules and [f"{r['name']}: {r.get('lastError')}" for r in rules if r["health"] != "ok"] == []
+    variables = {**DASHBOARD_VARIABLES, "namespace": NAMESPACE, "model": VLLM_MODEL}
+    queries = [t["expr"] for p in DASHBOARD["panels"] for t in p.get("targets", []) if "vllm:" in t["expr"]]
+    assert len(queries) >= 5
+    empty = []
+    for expr in queries:
+        query = re.sub(r"\$\{?(\w+)\}?", lambda m: variables[m.group(1)], expr)
+        if not prometheus.query(query):
+            empty.append(query)
+    assert not empty, f"dashboard queries with no data on real vLLM series: {empty}"

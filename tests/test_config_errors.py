@@ -271,7 +271,7 @@ def test_linear_rope_scaling_extends_the_context_deliberately(tmp_path: Path) ->
 
 
 def test_yarn_context_is_max_position_embeddings_as_vllm_reads_it(tmp_path: Path) -> None:
-    """vLLM 0.33 _get_and_verify_max_len applies no factor for yarn/llama3/longrope: their
+    """vLLM 0.32 _get_and_verify_max_len applies no factor for yarn/llama3/longrope: their
     max_position_embeddings is already the scaled length (extend it there, e.g. hf_overrides)."""
     assert _context_of(tmp_path, {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}) == 32768
     assert _context_of(tmp_path, {"rope_type": "yarn", "factor": 4.0}, max_position_embeddings=131072) == 131072

@@ -192,7 +192,7 @@ def test_llama4_counts_interleaved_moe_shared_experts_and_vision_by_hand() -> No
 
 
 def test_llama4_kv_cache_is_full_attention_on_every_layer() -> None:
-    """Llama 4's chunked local attention (attention_chunk_size) makes vLLM 0.33 turn the hybrid KV
+    """Llama 4's chunked local attention (attention_chunk_size) makes vLLM 0.32 turn the hybrid KV
     cache manager off by default (vllm/config/vllm.py __post_init__, unless
     VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE=1), so every layer caches the whole context:
     8 KV heads over TP 8 = 1 head x 128 x K,V x 2 bytes x 48 layers = 24,576 B per token."""

@@ -1,4 +1,4 @@
-"""The chart's --quantization against vLLM 0.33's own ModelConfig (cached vLLM venv): a pre-quantized
+"""The chart's --quantization against vLLM 0.32's own ModelConfig (cached vLLM venv): a pre-quantized
 FP8 checkpoint (compressed-tensors or fp8 in config.json) starts because no --quantization is
 passed; a 16-bit checkpoint gets online FP8; AWQ checkpoints keep --quantization=awq."""
 

@@ -4,7 +4,7 @@ parser as a JSON list (infra/server_flags.json is checked against it)."""
 import json
 import sys
 
-from vllm.entrypoints.common.cli_args import make_arg_parser
+from vllm.entrypoints.launchers.cli_args import make_arg_parser
 from vllm.utils.argparse_utils import FlexibleArgumentParser
 
 parser = make_arg_parser(FlexibleArgumentParser(prog="vllm serve"))

@@ -1,4 +1,4 @@
-"""KV-cache capacity plan for one vLLM replica, following vLLM 0.33's own accounting:
+"""KV-cache capacity plan for one vLLM replica, following vLLM 0.32's own accounting:
 
 - vllm/v1/worker/gpu_worker.py determine_available_memory: the KV budget is
   total memory x gpu_memory_utilization - (weights + peak activations + non-torch memory)

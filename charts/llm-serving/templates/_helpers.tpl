@@ -223,9 +223,10 @@ Usage: include "llm-serving.vllm.args" (dict "root" $ "model" $m)
 - --tensor-parallel-size={{ int .gpu.count }}
 - --dtype={{ .dtype }}
 {{- /* A quantized checkpoint (AWQ, FP8) declares its method in config.json; vLLM reads it there
-and refuses a --quantization that differs (ModelConfig._verify_quantization). For AWQ the flag
-would also pin the slow kernel: AWQMarlinConfig.override_quantization_method upgrades to
-awq_marlin only when the user's quantization is None, marlin or awq_marlin. */}}
+and refuses a --quantization that differs (ModelConfig._verify_quantization). For AWQ the flag is
+redundant in vLLM 0.32 (awq, awq_marlin and auto_awq all map to AutoAWQConfig, which picks its
+kernel itself: model_executor/layers/quantization/__init__.py, auto_awq.py) but not in SGLang, so
+neither runtime gets it. */}}
 {{- include "llm-serving.quantizationFlag" . }}
 {{- if ne (.kvCacheDtype | default "auto") "auto" }}
 - --kv-cache-dtype={{ .kvCacheDtype }}
@@ -245,7 +246,7 @@ awq_marlin only when the user's quantization is None, marlin or awq_marlin. */}}
 {{- with .lora }}
 - --enable-lora
 {{- /* One --lora-modules with every adapter: vLLM's LoRAParserAction replaces the list on each
-occurrence (vllm/entrypoints/common/cli_args.py), so a repeated flag would keep only the last. */}}
+occurrence (vllm/entrypoints/launchers/cli_args.py), so a repeated flag would keep only the last. */}}
 - --lora-modules
 {{- range .adapters }}
 - {{ printf "%s=%s" .name (trimPrefix "hf://" .source) | quote }}
