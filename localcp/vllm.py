@@ -66,6 +66,11 @@ CPU_SUBSTITUTIONS = [
 ]
 # Added on CPU: no CUDA graphs to capture, and torch.compile on 2 cores would dominate start-up.
 CPU_ADDITIONS = ["--enforce-eager"]
+# The engine's OpenMP threads spin on the cores they are bound to (all of them by default): on a
+# 2-core machine the API server process then answered /metrics only after a generation ended, and
+# its gauges read 0 throughout. The engine gets core 0; the API server, clients, Prometheus and the
+# control plane share the rest.
+CPU_ENGINE_CORES = os.environ.get("LLM_PLATFORM_VLLM_CPU_CORES", "0")
 
 
 def cpu_args(chart_args: list[str], model_dir: Path, port: int, lora_dirs: dict[str, Path] | None = None) -> list[str]:
@@ -107,7 +112,7 @@ class VllmServer:
         home.mkdir(parents=True, exist_ok=True)
         return {**os.environ, "HOME": str(home), "HF_HOME": str(home / "hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                 "VLLM_CPU_KVCACHE_SPACE": str(self.kv_cache_gib), "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
-                "VLLM_TARGET_DEVICE": "cpu", **self.extra_env}  # fmt: skip
+                "VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_OMP_THREADS_BIND": CPU_ENGINE_CORES, **self.extra_env}  # fmt: skip
 
     def start(self, timeout: float = 600) -> VllmServer:
         try:
@@ -120,9 +125,12 @@ class VllmServer:
         return self.process.stop(grace)
 
     def error_line(self) -> str | None:
-        """vLLM's own last error line from its log (what to show when it does not start)."""
-        lines = [line for line in self.process.log_tail(200).splitlines() if re.search(r"Error|error:|ERROR", line)]
-        return lines[-1].strip() if lines else None
+        """vLLM's own root-cause error line from its log: the first `SomethingError: message` on a
+        line that is not a warning, not the engine's closing "See root cause above"."""
+        lines = self.process.log.read_text(errors="replace").splitlines() if self.process.log.exists() else []
+        causes = [m.group(1) for line in lines if " WARNING " not in line and (m := re.search(r"(\b[\w.]*(?:Error|Exception): .+)$", line))]
+        causes = [c for c in causes if "See root cause above" not in c]
+        return causes[0].strip() if causes else None
 
     def kv_cache_tokens(self) -> int | None:
         """`CPU KV cache size: N tokens` (or GPU's `KV cache size`) from vLLM's log."""

@@ -29,13 +29,13 @@ CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} {% endfor %}"
     "{% if add_generation_prompt %}<|assistant|> {% endif %}"
 )
-COMMON = dict(hidden_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=64,
+COMMON = dict(hidden_size=512, num_hidden_layers=4, num_attention_heads=8, num_key_value_heads=2, head_dim=64,
               max_position_embeddings=4096, vocab_size=VOCAB_SIZE, tie_word_embeddings=False)  # fmt: skip
 
 # kind -> (transformers model_type, config overrides). What vLLM's CPU build refuses is recorded by
 # tests/test_vllm_engine.py (test_architectures_the_cpu_build_serves), not assumed here.
 KINDS: dict[str, tuple[str, dict[str, Any]]] = {
-    "llama-gqa": ("llama", dict(intermediate_size=512)),
+    "llama-gqa": ("llama", dict(intermediate_size=2048)),
     "qwen3-moe": ("qwen3_moe", dict(intermediate_size=512, moe_intermediate_size=128, num_experts=4, num_experts_per_tok=2,
                                     decoder_sparse_step=1, mlp_only_layers=[])),
     "mistral-sliding-window": ("mistral", dict(intermediate_size=512, sliding_window=256)),
@@ -46,7 +46,10 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
-def write_tokenizer(out: Path) -> None:
+def write_tokenizer(out: Path) -> int:
+    """Train and save the tokenizer; returns its vocabulary size, which the model must match: a
+    random model samples any id below its vocab_size, and an id the tokenizer lacks decodes to
+    None (vLLM's logprobs path then fails on it)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -58,6 +61,7 @@ def write_tokenizer(out: Path) -> None:
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="</s>")
     fast.chat_template = CHAT_TEMPLATE
     fast.save_pretrained(out)
+    return len(fast)
 
 
 def write(kind: str, out: Path, seed: int = 0) -> Path:
@@ -66,8 +70,8 @@ def write(kind: str, out: Path, seed: int = 0) -> Path:
 
     model_type, overrides = KINDS[kind]
     out.mkdir(parents=True, exist_ok=True)
-    write_tokenizer(out)
-    config = AutoConfig.for_model(model_type, **{**COMMON, **overrides}, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    vocab = write_tokenizer(out)
+    config = AutoConfig.for_model(model_type, **{**COMMON, **overrides, "vocab_size": vocab}, bos_token_id=1, eos_token_id=2, pad_token_id=2)
     config.dtype = "bfloat16"
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)

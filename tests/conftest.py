@@ -316,8 +316,8 @@ def render_models_for(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def tiny_vllm_entry(model_dir: Path, **overrides: Any) -> dict[str, Any]:
     """A vLLM model entry for a tiny checkpoint: its config.json plans it, one L4 in the chart."""
-    return vllm_entry(name=VLLM_MODEL, source={"uri": "pvc://models/tiny"}, hfConfig=str(model_dir / "config.json"),
-                      maxModelLen=1024, maxNumSeqs=4, **overrides)  # fmt: skip
+    return vllm_entry(**{"name": VLLM_MODEL, "source": {"uri": "pvc://models/tiny"}, "hfConfig": str(model_dir / "config.json"),
+                         "maxModelLen": 4096, "maxNumSeqs": 4, **overrides})  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,11 @@ prefix="$cache/llama-server/$sdist_version"
 bin="$prefix/bin"
 
 if [[ -x "$bin/llama-server" && -x "$bin/llama-quantize" ]]; then
+  [[ ${1:-} != --cached ]] || exit 0
   echo "$bin"
   exit 0
 fi
+[[ ${1:-} != --cached ]] || exit 1
 command -v cmake >/dev/null || { echo "cmake is required (apt-get install cmake)" >&2; exit 1; }
 
 work=$(mktemp -d)

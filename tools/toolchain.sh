@@ -2,6 +2,7 @@
 # Build the local control plane's binaries from the Go module proxy into caches keyed by the pins.
 #
 #   tools/toolchain.sh [COMPONENT...]     default: every component the tests use
+#   tools/toolchain.sh --missing          list the default components not cached yet (builds nothing)
 #
 # Components (each cached on its own under ~/.cache/llm-platform/toolchain/<component>-<key>/bin,
 # where <key> hashes that component's pins and build function, so bumping one pin rebuilds one
@@ -15,6 +16,7 @@
 #   keda     KEDA operator, metrics API server (adapter) and admission webhooks
 #   prometheus  Prometheus server and promtool (the release kube-prometheus-stack runs)
 #   kedahttp KEDA HTTP add-on: interceptor, external scaler, operator (listeners bound to loopback)
+#   kubescore  kube-score, run by the linter tier over every rendered object
 #   knative  Knative Serving's Service validation as a CLI (tools/go/knative-validate) + the
 #            serving.knative.dev CRDs of that release (bin/knative-serving-crds)
 # Components that are not cached yet are built in parallel (downloads overlap compiles).
@@ -27,9 +29,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/toolchain.pins"
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 shared=${LLM_PLATFORM_SHARED:-$here/../../shared}
-all_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative)
+all_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative kubescore)
 # Built by default (`make toolchain`): what the tests use.
-default_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative)
+default_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative kubescore)
+list_missing=false
+[[ ${1:-} != --missing ]] || { list_missing=true; shift; }
 components=("$@")
 ((${#components[@]})) || components=("${default_components[@]}")
 
@@ -44,6 +48,7 @@ declare -A outputs=(
   [kedahttp]="keda-http-interceptor keda-http-scaler keda-http-operator"
   [prometheus]="prometheus promtool"
   [knative]="knative-validate"
+  [kubescore]="kube-score"
 )
 declare -A pins=(
   [kube]="KUBERNETES_VERSION ETCD_VERSION KWOK_VERSION KUBERNETES_STAGING"
@@ -55,6 +60,7 @@ declare -A pins=(
   [kedahttp]="KEDA_HTTP_ADDON_VERSION"
   [prometheus]="PROMETHEUS_MODULE_VERSION"
   [knative]="KNATIVE_SERVING_MODULE_VERSION"
+  [kubescore]="KUBE_SCORE_VERSION"
 )
 
 key_of() {  # key_of COMPONENT: hash of its pin values and of its build function's text
@@ -206,6 +212,16 @@ build_helm() {  # build_helm OUT: the Helm CLI (its go.mod has no replaces)
   )
 }
 
+build_kubescore() {  # build_kubescore OUT: kube-score, the linter tier's Kubernetes object checker (no replaces)
+  local out=$1 dir="$work/kubescore"
+  wrapper "$dir"
+  (
+    cd "$dir"
+    go get "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION" >/dev/null
+    go build -trimpath -ldflags "-s -w -X main.version=$KUBE_SCORE_VERSION" -o "$out/bin/kube-score" github.com/zegl/kube-score/cmd/kube-score
+  )
+}
+
 build_certmanager() {  # build_certmanager OUT: cert-manager's webhook server, our main (tools/go)
   local out=$1 dir="$work/certmanager/cmd/llm-platform-webhook" server
   mkdir -p "$dir" && cp "$here/go/cert-manager-webhook/main.go" "$dir/"
@@ -320,6 +336,10 @@ for c in "${components[@]}"; do
   [[ -n ${outputs[$c]:-} ]] || { echo "unknown toolchain component '$c' (known: ${all_components[*]})" >&2; exit 2; }
   built "$c" || todo+=("$c")
 done
+if $list_missing; then
+  ((${#todo[@]} == 0)) || echo "${todo[*]}"
+  exit 0
+fi
 if ((${#todo[@]})); then
   command -v go >/dev/null || { echo "go is required to build ${todo[*]} (see README: Prerequisites)" >&2; exit 1; }
   work=$(mktemp -d)
