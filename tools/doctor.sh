@@ -34,6 +34,7 @@ missing=$(bash "$here/toolchain.sh" --missing 2>/dev/null) || missing="(unknown)
 bash "$here/vllm-venv.sh" --cached >/dev/null 2>&1 || { need=$((need + 7)); pieces+=("vLLM venv ~7"); }
 bash "$here/sglang-venv.sh" --cached >/dev/null 2>&1 || { need=$((need + 1)); pieces+=("SGLang parser venv ~1"); }
 bash "$here/llama-server.sh" --cached >/dev/null 2>&1 || { need=$((need + 1)); pieces+=("llama-server ~1"); }
+bash "$here/checkov-venv.sh" --cached >/dev/null 2>&1 || { need=$((need + 1)); pieces+=("Checkov venv ~1"); }
 what=$( ((${#pieces[@]})) && IFS=';' && echo "to build: ${pieces[*]}" || echo "everything is cached")
 free_gb=$(df -Pk "$cache" | awk 'NR==2 {print int($4 / 1048576)}')
 ((free_gb >= need)) && ok "${free_gb} GB free for $cache (needs ${need} GB: ${what})" \

@@ -7,17 +7,18 @@
 # SGLang's full dependency set is CUDA kernels (sgl-kernel, flashinfer) that do not install here.
 # sglang.srt.server_args needs only torch, transformers and friends, which the vLLM parser venv
 # (tools/vllm-venv.sh) already holds: SGLang is installed with --no-deps and that venv's
-# site-packages is appended to its path (a .pth file, searched after its own), plus IPython, which
-# sglang/utils.py imports and the vLLM venv lacks.
+# site-packages is appended to its path (a .pth file, searched after its own), plus IPython and
+# orjson, which the parser's imports need and the vLLM venv lacks.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 version=$(cd "$here" && python3 -m infra.versions sglang)
 ipython=$(cd "$here" && python3 -m infra.versions sglang-ipython)
+orjson=$(cd "$here" && python3 -m infra.versions sglang-orjson)
 [[ ${1:-} != --cached ]] || bash "$here/tools/vllm-venv.sh" --cached >/dev/null || exit 1
 vllm_python=$(bash "$here/tools/vllm-venv.sh" | tail -n 1)
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
-venv="$cache/sglang-venv/sglang-$version-$(echo "$vllm_python" | sha256sum | cut -c1-8)"
+venv="$cache/sglang-venv/sglang-$version-$(echo "$vllm_python $ipython $orjson" | sha256sum | cut -c1-8)"
 stamp="$venv/.complete"
 
 if [[ -f "$stamp" ]]; then
@@ -31,7 +32,7 @@ rm -rf "$venv"
 python3 -m venv "$venv"
 py="$venv/bin/python"
 "$py" -m pip install --quiet --no-deps "sglang==$version"
-"$py" -m pip install --quiet "ipython==$ipython"
+"$py" -m pip install --quiet "ipython==$ipython" "orjson==$orjson"
 site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 "$vllm_python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' >"$site/zz-vllm-parser-venv.pth"
 # Prove the parser imports before marking the venv complete.
