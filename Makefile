@@ -74,6 +74,11 @@ bench-local: setup
 local: $(VENV)/.installed llama-server
 	$(PY) -m localcp up --stack local
 
+# The Pulumi CLI on the local stack's workspace and cluster: make pulumi ARGS="preview --diff".
+.PHONY: pulumi
+pulumi: $(VENV)/.installed
+	$(PY) -m localcp pulumi $(ARGS)
+
 # The engine tiers alone: Pulumi preview/up/destroy, the policy pack under the engine, KServe.
 e2e: $(VENV)/.installed llama-server toolchain
 	$(PY) -m pytest -m engine; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no engine tests" >&2; exit 1; fi; exit $$rc

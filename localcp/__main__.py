@@ -64,8 +64,9 @@ Simulated: the nodes and pods. kwok marks pods Running on fake nodes; no contain
 
 Look at it (use this kubectl: it matches the server version; another one may not):
   {kubectl} --kubeconfig {kubeconfig} get all -n {namespace}
-Drive Pulumi yourself (from {WORKSPACE_DIR}/project):
-  PATH={kubectl.parent}:$PATH {env} KUBECONFIG={kubeconfig} pulumi preview --stack {stack} --diff
+Drive Pulumi yourself (backend, passphrase, plugins and kubeconfig set for you):
+  make pulumi ARGS="preview --diff"            # = .venv/bin/python -m localcp pulumi preview --diff --stack {stack}
+  (by hand, from {WORKSPACE_DIR}/project: PATH={kubectl.parent}:$PATH {env} KUBECONFIG={kubeconfig} pulumi ...)
 Keep a live OpenAI endpoint and call it:
   .venv/bin/python -m smoke.local_server --keep      # prints the URLs; Ctrl-C stops the servers
   curl -s http://127.0.0.1:PORT/v1/chat/completions -H 'content-type: application/json' \\
@@ -94,6 +95,24 @@ def up(stack: str) -> int:
     failures = smoke_from_outputs(outputs)
     print(notes(stack, bins / "kubectl", cluster.kubeconfig, outputs))
     return 1 if failures else 0
+
+
+def pulumi(args: list[str]) -> int:
+    """The Pulumi CLI against the local workspace and cluster that `up` made: its backend, secrets
+    passphrase, plugins and kubeconfig set, so `python -m localcp pulumi preview --diff` is all a
+    newcomer types. Runs in the workspace's project directory; output goes straight to the terminal."""
+    try:
+        bins = bin_dir("kube", "pulumi")
+        target = LocalCluster(CLUSTER_DIR)
+        if not target.running():
+            print("error: the local cluster is not running; run `make local` first", file=sys.stderr)
+            return 1
+        workspace = PulumiWorkspace(WORKSPACE_DIR, bins, target.kubeconfig)
+    except (ToolchainError, ClusterError, PulumiError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    stack = [] if any(a == "--stack" or a.startswith("--stack=") or a == "-s" for a in args) else ["--stack", "local"]
+    return subprocess.run(["pulumi", *args, *stack], cwd=workspace.project, env=workspace.env).returncode
 
 
 def cluster(action: str, state: Path, purge: bool) -> int:
@@ -126,7 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     control.add_argument("action", choices=["start", "stop", "status"])
     control.add_argument("dir", type=Path, nargs="?", default=CLUSTER_DIR)
     control.add_argument("--purge", action="store_true", help="with stop: also remove DIR (certificates, etcd data, logs)")
+    cli = sub.add_parser("pulumi", help="the Pulumi CLI on the local workspace and cluster (default --stack local)")
+    cli.add_argument("args", nargs=argparse.REMAINDER, help="what to pass to pulumi, e.g. preview --diff")
     args = parser.parse_args(argv)
+    if args.command == "pulumi":
+        return pulumi(args.args)
     if args.command == "cluster":
         return cluster(args.action, args.dir, args.purge)
     return up(args.stack)

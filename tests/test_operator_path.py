@@ -48,3 +48,14 @@ def test_main_job_notes_say_what_is_real_and_how_to_go_on() -> None:
     assert "/cache/bin/kubectl --kubeconfig /repo/.cluster/kubeconfig get all -n llm-local" in text
     assert "python -m smoke.local_server --keep" in text
     assert "make cluster-down" in text and "make clean-local" in text
+    assert 'make pulumi ARGS="preview --diff"' in text
+
+
+def test_local_pulumi_command_needs_the_local_cluster(tmp_path: Path, monkeypatch) -> None:
+    """`make pulumi` without a running local cluster says what to run first instead of failing
+    somewhere inside the Pulumi engine."""
+    import localcp.__main__ as cli
+
+    monkeypatch.setattr(cli, "CLUSTER_DIR", tmp_path / "no-cluster")
+    monkeypatch.setattr(cli, "bin_dir", lambda *components: tmp_path)
+    assert cli.main(["pulumi", "preview"]) == 1
