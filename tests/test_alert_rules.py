@@ -105,8 +105,12 @@ CASES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     ),
     "LLMHighErrorRate": (
         "vm",
-        {f'http_requests_total{{{sel("vm")},status="5xx"}}': "0+10x40", f'http_requests_total{{{sel("vm")},status="2xx"}}': "0+10x40"},
-        {f'http_requests_total{{{sel("vm")},status="5xx"}}': "0+0x40", f'http_requests_total{{{sel("vm")},status="2xx"}}': "0+10x40"},
+        # vLLM's instrumentator labels each route (handler); only inference routes count.
+        {f'http_requests_total{{{sel("vm")},handler="/v1/completions",status="5xx"}}': "0+10x40",
+         f'http_requests_total{{{sel("vm")},handler="/v1/completions",status="2xx"}}': "0+10x40"},
+        {f'http_requests_total{{{sel("vm")},handler="/v1/completions",status="5xx"}}': "0+0x40",
+         f'http_requests_total{{{sel("vm")},handler="/v1/completions",status="2xx"}}': "0+10x40",
+         f'http_requests_total{{{sel("vm")},handler="/v1/models",status="5xx"}}': "0+10x40"},
     ),
     "LLMTensorParallelStalled": (
         "vm",
@@ -116,12 +120,12 @@ CASES: dict[str, tuple[str, dict[str, str], dict[str, str]]] = {
     "LLMScaleFromZeroStuck": (
         "kn",
         {
-            f'activator_request_count{{namespace_name="{NS}",configuration_name="kn-predictor"}}': "0+5x40",
-            f'kube_deployment_status_replicas_available{{namespace="{NS}",deployment="kn-predictor"}}': "0x40",
+            f'kn_revision_request_queued{{k8s_namespace_name="{NS}",kn_revision_name="kn-predictor-00001"}}': "2x40",
+            f'kube_deployment_status_replicas_available{{namespace="{NS}",deployment="kn-predictor-00001-deployment"}}': "0x40",
         },
         {
-            f'activator_request_count{{namespace_name="{NS}",configuration_name="kn-predictor"}}': "0+5x40",
-            f'kube_deployment_status_replicas_available{{namespace="{NS}",deployment="kn-predictor"}}': "1x40",
+            f'kn_revision_request_queued{{k8s_namespace_name="{NS}",kn_revision_name="kn-predictor-00001"}}': "2x40",
+            f'kube_deployment_status_replicas_available{{namespace="{NS}",deployment="kn-predictor-00001-deployment"}}': "1x40",
         },
     ),
     "LLMLlamaCppRequestsDeferred": (
