@@ -45,9 +45,9 @@ def test_vllm_served_name_defaults_to_model_name(render_models) -> None:
     assert "--served-model-name=qwen-fp16" in _vllm_args(render_models(vllm_entry()))
 
 
-def test_vllm_awq_sets_quantization_and_awq_source(render_models) -> None:
+def test_vllm_awq_reads_its_method_from_the_checkpoint(render_models) -> None:
     objects = render_models(vllm_entry(quantization="awq", source={"uri": "hf://Qwen/Qwen2.5-7B-Instruct-AWQ"}))
-    assert "--quantization=awq" in _vllm_args(objects)
+    assert not [a for a in _vllm_args(objects) if a.startswith("--quantization")]
     assert _isvc(objects)["spec"]["predictor"]["model"]["storageUri"] == "hf://Qwen/Qwen2.5-7B-Instruct-AWQ"
 
 
@@ -77,14 +77,14 @@ def test_vllm_tensor_parallel_gets_shm_volume(render_models) -> None:
     objects = render_models(vllm_entry(gpu={"count": 2, "product": "NVIDIA-L4"}))
     runtime = _runtime(objects)
     assert "--tensor-parallel-size=2" in _vllm_args(objects)
-    assert runtime["spec"]["volumes"] == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "4Gi"}}]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "4Gi"}} in runtime["spec"]["volumes"]
     assert {"name": "dshm", "mountPath": "/dev/shm"} in runtime["spec"]["containers"][0]["volumeMounts"]
 
 
 def test_vllm_single_gpu_has_no_shm_volume(render_models) -> None:
     runtime = _runtime(render_models(vllm_entry()))
-    assert "volumes" not in runtime["spec"]
-    assert "volumeMounts" not in runtime["spec"]["containers"][0]
+    assert runtime["spec"]["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "16Gi"}}]  # the writable /tmp only
+    assert runtime["spec"]["containers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
 
 
 def test_vllm_pins_gpu_product_and_tolerates_gpu_taint(render_models) -> None:
@@ -111,6 +111,7 @@ def test_vllm_probes_and_grace_period(render_models) -> None:
     assert container["startupProbe"] == {
         "httpGet": {"path": "/health", "port": 8080},
         "periodSeconds": 15,
+        "timeoutSeconds": 5,
         "failureThreshold": 120,
     }
     assert container["readinessProbe"]["httpGet"]["path"] == "/health"
@@ -158,9 +159,10 @@ def test_llamacpp_pvc_source_is_mounted_read_only(render_models) -> None:
     objects = render_models(llamacpp_entry(source={"uri": "pvc://gguf-models/tinyllama"}, architecture="tinyllama-1.1b"))
     pod = objects_of(objects, "Deployment")[0]["spec"]["template"]["spec"]
     assert pod["volumes"] == [
-        {"name": "models", "persistentVolumeClaim": {"claimName": "gguf-models", "readOnly": True}}
+        {"name": "tmp", "emptyDir": {"sizeLimit": "16Gi"}},
+        {"name": "models", "persistentVolumeClaim": {"claimName": "gguf-models", "readOnly": True}},
     ]
-    mount = pod["containers"][0]["volumeMounts"][0]
+    mount = pod["containers"][0]["volumeMounts"][1]
     assert mount == {"name": "models", "mountPath": "/mnt/models", "readOnly": True, "subPath": "tinyllama"}
     assert _flag(pod["containers"][0]["args"], "--model") == "/mnt/models/tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf"
 
