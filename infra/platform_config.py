@@ -51,6 +51,8 @@ KNATIVE_FEATURES = {
     "kubernetes.podspec-nodeselector": "enabled",  # GPU product / instance type selection
     "kubernetes.podspec-tolerations": "enabled",  # the nvidia.com/gpu taint of GPU pools
     "kubernetes.podspec-securitycontext": "enabled",  # restricted Pod Security (runAsNonRoot, seccomp, fsGroup)
+    "kubernetes.podspec-affinity": "enabled",  # replicas of a model on different nodes (anti-affinity)
+    "kubernetes.podspec-topologyspreadconstraints": "enabled",  # ... and spread across zones
 }
 
 

@@ -133,6 +133,7 @@ def test_install_order(dependencies: dict[str, list[str]]) -> None:
     assert dependencies["cert-manager"] == ["monitoring-kube-prometheus-stack"]
     assert set(dependencies["kserve"]) == {
         "monitoring-kube-prometheus-stack", "cert-manager-cert-manager", "knative-knative-operator", "knative-serving",
+        "knative-activator-metrics",
     }  # fmt: skip
 
 
@@ -173,3 +174,21 @@ def test_local_kserve_runs_with_the_values_the_platform_layer_passes() -> None:
     from localcp.kserve import VALUES
 
     assert kserve_controller_values(KServeSettings()) == VALUES
+
+
+def test_knative_exports_prometheus_metrics_and_prometheus_scrapes_the_activator() -> None:
+    """Knative Serving 1.23 exports nothing unless metrics-protocol is prometheus (knative.dev/pkg
+    observability/metrics/config.go: default "none"); LLMScaleFromZeroStuck reads the activator's
+    kn_revision_request_queued, so the platform turns the exporter on and scrapes the activator."""
+    mocks, _ = _platform({"knative": {"install": True}})
+    serving = mocks.named("kubernetes:operator.knative.dev/v1beta1:KnativeServing", "knative-serving")
+    assert serving.inputs["spec"]["config"]["observability"] == {"metrics-protocol": "prometheus"}
+    monitor = mocks.named("kubernetes:monitoring.coreos.com/v1:PodMonitor", "knative-activator-metrics")
+    assert monitor.inputs["metadata"] == {"name": "knative-activator", "namespace": "knative-serving"}
+    assert monitor.inputs["spec"] == {"selector": {"matchLabels": {"app": "activator"}},
+                                      "podMetricsEndpoints": [{"port": "metrics", "path": "/metrics"}]}
+
+
+def test_no_activator_scrape_without_prometheus() -> None:
+    mocks, _ = _platform({"knative": {"install": True}, "monitoring": {"install": False}})
+    assert not mocks.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
