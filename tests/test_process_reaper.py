@@ -18,9 +18,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 OWNER = textwrap.dedent(
     """
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
     from localcp import process
+    # As in a terminal: a background job (CI runs one) inherits SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler; a terminal's pytest has it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if sys.argv[2] == "reap":
         process.reap_on_exit()
     child = process.LocalProcess("sleeper", Path(sys.argv[1]))

@@ -24,7 +24,8 @@ def test_program_passes_resolved_values_to_the_chart() -> None:
     vllm, llama = chart.inputs["values"]["models"]
     # Defaults are resolved by the config model, not left to the chart.
     assert vllm["gpuMemoryUtilization"] == 0.9 and vllm["image"]["repository"] == "vllm/vllm-openai"
-    assert llama["resources"] == {"cpu": "2500m", "memory": "2Gi"}
+    # ephemeralStorage: the planner's (a downloaded 0.6 GiB Q4_K_M GGUF + 10% + 2 GiB scratch).
+    assert llama["resources"] == {"cpu": "2500m", "memory": "2Gi", "ephemeralStorage": "3Gi"}
     assert "storageSecretName" not in chart.inputs["values"]
 
 
