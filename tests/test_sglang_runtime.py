@@ -52,11 +52,13 @@ def test_every_rendered_sglang_model_parses_with_its_typed_values(sglang_python:
         assert result["ok"], f"{case}/{m.name}: {result['error']}"
         p = result["parsed"]
         assert (p["model_path"], p["served_model_name"], p["host"], p["port"]) == ("/mnt/models", m.served_name, "0.0.0.0", 8080)
-        assert (p["context_length"], p["tp_size"], p["mem_fraction_static"]) == (m.max_model_len, m.gpu.count, m.gpu_memory_utilization)
+        # The planned static share (infra/planner/sglang.py), never gpuMemoryUtilization itself.
+        assert (p["context_length"], p["tp_size"], p["mem_fraction_static"]) == (m.max_model_len, m.gpu.count, m.mem_fraction_static)
+        assert m.mem_fraction_static < m.gpu_memory_utilization
         assert p["max_running_requests"] == m.max_num_seqs and p["enable_metrics"] is True
         assert p["disable_radix_cache"] is (not m.enable_prefix_caching)
         assert p["kv_cache_dtype"] == ("fp8_e4m3" if m.kv_cache_dtype == "fp8" else "auto")
-        flagged = m.quantization != "none" and not (m.quantization == "fp8" and m.quantized_checkpoint)
+        flagged = m.quantization == "fp8" and not m.quantized_checkpoint  # AWQ: read from the checkpoint (Marlin)
         assert p["quantization"] == (m.quantization if flagged else None)
 
 
@@ -85,7 +87,8 @@ def test_server_flags_file_lists_the_pinned_sglang_parser_flags(sglang_python: s
 def test_rules_and_triggers_use_the_sglang_series(render_models) -> None:
     from conftest import vllm_entry
 
-    entry = vllm_entry(name="sg", runtime="sglang", autoscaling={"mode": "keda", "maxReplicas": 2, "kvCacheUsageThreshold": 0.8})
+    entry = vllm_entry(name="sg", runtime="sglang", source={"uri": "hf://Qwen/Qwen2.5-7B-Instruct-AWQ"}, quantization="awq",
+                       autoscaling={"mode": "keda", "maxReplicas": 2, "kvCacheUsageThreshold": 0.8})  # fmt: skip
     objects = render_models(entry)
     queries = [t["metadata"]["query"] for t in objects_of(objects, "ScaledObject")[0]["spec"]["triggers"]]
     assert queries[0].startswith("sum(sglang:num_queue_reqs{") and queries[1].startswith("sum(sglang:token_usage{")

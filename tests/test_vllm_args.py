@@ -41,7 +41,7 @@ def test_every_rendered_vllm_model_parses_with_its_typed_values(vllm_parse) -> N
         assert parsed["tensor_parallel_size"] == model.gpu.count
         assert parsed["gpu_memory_utilization"] == model.gpu_memory_utilization
         # A pre-quantized checkpoint gets no flag: vLLM reads the method from its config.json.
-        flagged = model.quantization != "none" and not (model.quantization == "fp8" and model.quantized_checkpoint)
+        flagged = model.quantization == "fp8" and not model.quantized_checkpoint  # AWQ: read from the checkpoint
         assert parsed["quantization"] == (model.quantization if flagged else None)
         assert parsed["kv_cache_dtype"] == model.kv_cache_dtype
         assert parsed["max_num_seqs"] == model.max_num_seqs
