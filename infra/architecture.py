@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from infra.config_base import Strict
+from infra.config.base import Strict
 from infra.checkpoint import bytes_per_quantized_weight, checkpoint_bytes, replicated_bytes
 from infra.parameters import count_parameters
 

@@ -19,7 +19,7 @@ from infra.config import (
     Toleration,
     VllmModel,
 )
-from infra.sglang_model import SglangModel
+from infra.config.sglang import SglangModel
 
 BEGIN = "<!-- BEGIN GENERATED CONFIG REFERENCE (python -m infra schema --write) -->"
 END = "<!-- END GENERATED CONFIG REFERENCE -->"

@@ -7,7 +7,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.model_serving import ModelServing, ModelServingArgs
-from infra.chart_sources import check_chart_sources
+from infra.platform.chart_sources import check_chart_sources
 from infra.components.platform import Platform
 from infra.config import API_KEY_SECRET_NAME, STORAGE_SECRET_NAME
 from infra.planner import StackPlan, plan_stack
@@ -60,6 +60,16 @@ def main() -> dict[str, pulumi.Output]:
         "platform": pulumi.Output.from_input(platform.installed),
         "capacity": {p.name: p.as_dict() for p in plan.models},
     }
+    gateway = config.platform.inference_gateway
+    if config.deploy_models and any(m.routed(gateway.enabled) for m in config.models):
+        # The Gateway is the cluster's (its implementation creates and runs it): read it, so a
+        # missing one fails `pulumi preview` naming it, before any route is created.
+        depends_on.append(
+            k8s.apiextensions.CustomResource.get(
+                "inference-gateway", id=f"{gateway.namespace}/{gateway.name}", api_version="gateway.networking.k8s.io/v1",
+                kind="Gateway", opts=pulumi.ResourceOptions(depends_on=list(platform.ready)),
+            )
+        )  # fmt: skip
     if config.deploy_models:
         serving = ModelServing(
             "models",

@@ -51,6 +51,21 @@ KSERVE_STORAGE_INITIALIZER_IMAGE = f"kserve/storage-initializer:{KSERVE_VERSION}
 # OpenTelemetry Collector (contrib) that receives vLLM's traces when tracing is enabled.
 OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.120.0"
 
+# Gateway API Inference Extension: the InferencePool API (inference.networking.k8s.io/v1) and its
+# endpoint picker. v1.5.0 is the last release whose cmd/epp carries the full picker (prefix, queue,
+# KV-cache and LoRA scorers); from v1.6 the picker lives in llm-d's router, which the Go proxy does
+# not serve. The toolchain builds the same release (tools/toolchain.pins GIE_VERSION).
+GIE_VERSION = "v1.5.0"
+EPP_IMAGE = f"registry.k8s.io/gateway-api-inference-extension/epp:{GIE_VERSION}"
+# Gateway API CRDs (standard channel: Gateway, HTTPRoute, ...) the platform installs for the
+# HTTPRoutes; the newest release the Go proxy serves (tools/toolchain.pins GATEWAY_API_VERSION).
+GATEWAY_API_VERSION = "v1.6.3"
+# The two releases' CRD manifests (their published release assets).
+INFERENCE_CRD_MANIFESTS = (
+    f"https://github.com/kubernetes-sigs/gateway-api/releases/download/{GATEWAY_API_VERSION}/standard-install.yaml",
+    f"https://github.com/kubernetes-sigs/gateway-api-inference-extension/releases/download/{GIE_VERSION}/manifests.yaml",
+)
+
 # Image used by the chart's `helm test` hook to call /v1/models.
 CURL_IMAGE = "curlimages/curl:8.17.0"
 
@@ -116,6 +131,9 @@ PINS = {
     "curl-image": CURL_IMAGE,
     "otel-collector-image": OTEL_COLLECTOR_IMAGE,
     "kserve": KSERVE_VERSION,
+    "gie": GIE_VERSION,
+    "epp-image": EPP_IMAGE,
+    "gateway-api": GATEWAY_API_VERSION,
     "checkov": CHECKOV_VERSION,
     "kubernetes": KUBERNETES_VERSION,
     **{f"chart-{name}": pin.version for name, pin in PLATFORM_CHARTS.items()},

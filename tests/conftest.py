@@ -152,6 +152,14 @@ MATRIX: dict[str, list[dict[str, Any]]] = {
         llamacpp_entry(name="tiny-s3", source={"uri": "s3://bucket/gguf/tinyllama"}, architecture="tinyllama-1.1b")
     ],
     "mixed-with-token": [vllm_entry(), llamacpp_entry()],
+    # Through the inference gateway: each multi-replica model gets an InferencePool + endpoint picker.
+    "routed": [
+        vllm_entry(replicas=2),
+        vllm_entry(name="qwen-sglang", runtime="sglang", gpu={"count": 2, "product": "NVIDIA-L4"},
+                   autoscaling={"mode": "keda", "minReplicas": 1, "maxReplicas": 3}),
+        llamacpp_entry(autoscaling={"mode": "keda", "minReplicas": 1, "maxReplicas": 3}),
+        llamacpp_entry(name="single"),
+    ],
 }
 
 
@@ -161,6 +169,8 @@ def matrix_config(case: str) -> StackConfig:
         raw["platform"] = {"knative": {"install": True}}
     if "scale-to-zero" in case:
         raw["platform"] = {"keda": {"httpAddon": True}}
+    if case == "routed":
+        raw["platform"] = {"inferenceGateway": {"enabled": True, "hostname": "llm.example.internal"}}
     if "tracing" in case:
         raw["observability"] = {"tracing": {"enabled": True, "exporterEndpoint": "tempo.monitoring.svc:4317", "detailed": True}}
     if case.endswith("with-token"):

@@ -1,4 +1,4 @@
-"""Chart mirror preflight (infra/chart_sources.py): a stack pointed at a mirror is checked before any
+"""Chart mirror preflight (infra/platform/chart_sources.py): a stack pointed at a mirror is checked before any
 resource is created; each problem is one line naming chart, version and repository, or the URL."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from infra.chart_sources import check_chart_sources
-from infra.platform_config import PlatformSettings
+from infra.platform.chart_sources import check_chart_sources
+from infra.config.platform import PlatformSettings
 from infra.stack import ConfigError
 from localcp.chart_mirror import ChartMirror, charts_dir
 from localcp.process import free_port

@@ -141,7 +141,7 @@ CASES = {
     "lora-on-llamacpp": (
         {"models": [llamacpp_entry(lora={"adapters": [{"name": "a", "source": "hf://x/a"}]})]},
         "models[0].lora: unknown key (known keys: name, servedModelName, source, maxModelLen, maxNumSeqs, replicas, "
-        "autoscaling, rollout, alerts, nodeSelector, tolerations, terminationGracePeriodSeconds, probes, architecture, "
+        "autoscaling, rollout, routing, alerts, nodeSelector, tolerations, terminationGracePeriodSeconds, probes, architecture, "
         "hfConfig, extraArgs, runtime, ggufFile, quantization, resources, image), got {'adapters': [{'name': 'a', 'source': 'hf://x/a'}]}",
     ),
     "keda-without-keda": (

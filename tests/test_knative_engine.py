@@ -19,7 +19,7 @@ from conftest import REPO_ROOT, running
 
 from infra.chart import render
 from infra.planner import plan_stack
-from infra.platform_config import KNATIVE_FEATURES
+from infra.config.platform import KNATIVE_FEATURES
 from infra.program import MODEL_NAMESPACE_LABELS
 from infra.stack import load_stack_file
 from localcp.cluster import LocalCluster

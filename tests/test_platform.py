@@ -11,8 +11,8 @@ import pytest
 from conftest import RecordingMocks, llamacpp_entry, run_program
 
 from infra.components.platform.base import PlatformComponent
-from infra.platform_config import KNATIVE_FEATURES, PlatformSettings
-from infra.platform_releases import releases
+from infra.config.platform import KNATIVE_FEATURES, PlatformSettings
+from infra.platform.releases import releases
 from infra.versions import PLATFORM_CHARTS
 
 CHART = "kubernetes:helm.sh/v4:Chart"
@@ -169,8 +169,8 @@ def test_components_appear_as_typed_parents_in_preview() -> None:
 
 def test_local_kserve_runs_with_the_values_the_platform_layer_passes() -> None:
     """localcp.kserve configures the real controller like the program would (default settings)."""
-    from infra.platform_releases import kserve_controller_values
-    from infra.platform_config import KServe as KServeSettings
+    from infra.platform.releases import kserve_controller_values
+    from infra.config.platform import KServe as KServeSettings
     from localcp.kserve import VALUES
 
     assert kserve_controller_values(KServeSettings()) == VALUES

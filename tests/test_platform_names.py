@@ -11,7 +11,7 @@ from conftest import llamacpp_entry, objects_of, vllm_entry
 
 from infra.chart import render
 from infra.planner import plan_stack
-from infra.platform_config import Monitoring
+from infra.config.platform import Monitoring
 from infra.stack import parse
 
 MODELS = [

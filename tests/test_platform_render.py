@@ -1,6 +1,6 @@
 """Platform render tier: every upstream chart of the platform layer, pulled from the offline chart
 mirror (../shared/charts served on 127.0.0.1) and rendered by the real Helm CLI with exactly the
-values the program passes (infra/platform_releases.py). Checks: each renders, each object is valid
+values the program passes (infra/platform/releases.py). Checks: each renders, each object is valid
 (built-in kinds: kubernetes-validate strict; custom kinds: the CRDs these charts install), no image
 escapes `platform.imageRegistry`, and every value key we set exists in the chart."""
 
@@ -14,8 +14,8 @@ import pytest
 import yaml
 from k8s_schema import validate_object
 
-from infra.platform_config import PlatformSettings
-from infra.platform_releases import Release, releases
+from infra.config.platform import PlatformSettings
+from infra.platform.releases import Release, releases
 from localcp.chart_mirror import chart_archive
 
 pytestmark = pytest.mark.engine

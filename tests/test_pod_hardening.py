@@ -41,10 +41,19 @@ def containers(objects: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]
 
 @pytest.mark.parametrize("case,objects", RENDERED, ids=IDS)
 def test_no_pod_mounts_a_service_account_token(case: str, objects: list) -> None:
+    """Except endpoint pickers, which watch their InferencePool and its pods: they mount the token
+    of their own ServiceAccount, bound to a Role that only reads."""
     specs = pod_specs(objects)
     assert specs
-    assert [n for n, spec in specs if spec.get("automountServiceAccountToken") is not False] == []
+    pickers = {f"Deployment/{o['metadata']['name']}" for o in objects_of(objects, "Deployment")
+               if o["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == "endpoint-picker"}  # fmt: skip
+    assert [n for n, spec in specs if spec.get("automountServiceAccountToken") is not False and n not in pickers] == []
     assert all(sa.get("automountServiceAccountToken") is False for sa in objects_of(objects, "ServiceAccount"))
+    roles = {o["metadata"]["name"]: o for o in objects_of(objects, "Role")}
+    for name, spec in specs:
+        if name in pickers:
+            account = spec["serviceAccountName"]
+            assert {v for rule in roles[account]["rules"] for v in rule["verbs"]} == {"get", "list", "watch"}, name
 
 
 @pytest.mark.parametrize("case,objects", RENDERED, ids=IDS)

@@ -38,6 +38,12 @@ TYPE = {
 POLICIES = {p.name: p for p in pulumi_policies()}
 
 
+def pulumi_type(o: dict[str, Any]) -> str:
+    """The Pulumi Kubernetes provider's type token of an object (core/v1 for the core group)."""
+    api_version = o["apiVersion"] if "/" in o["apiVersion"] else f"core/{o['apiVersion']}"
+    return f"kubernetes:{api_version}:{o['kind']}"
+
+
 def engine_props(props: dict[str, Any]) -> Any:
     """Resource inputs exactly as pulumi_policy hands them to a validator under the real engine:
     a protobuf Struct (every number a double), deserialized, wrapped in its read-only proxies
@@ -56,7 +62,7 @@ def report(policy_name: str, objects: list[dict[str, Any]]) -> list[str]:
 
     def to_args(o: dict[str, Any]) -> SimpleNamespace:
         props = {k: v for k, v in o.items() if k not in ("apiVersion", "kind")}
-        return SimpleNamespace(resource_type=TYPE[o["kind"]], props=engine_props(props), get_config=lambda: {})
+        return SimpleNamespace(resource_type=pulumi_type(o), props=engine_props(props), get_config=lambda: {})
 
     if hasattr(policy, "validate") and policy.__class__.__name__ == "StackValidationPolicy":
         policy.validate(SimpleNamespace(resources=[to_args(o) for o in objects], get_config=lambda: {}), collect)
@@ -114,8 +120,12 @@ VIOLATE: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
 }
 
 
+# Routing guardrails need a routed stack: their violation cases are the test_*_is_reported below.
+ROUTING_GUARDRAILS = {"inference-pool-selects-model-pods", "http-route-backend-exists"}
+
+
 def test_every_guardrail_has_a_violation_case() -> None:
-    assert set(VIOLATE) == {g.name for g in GUARDRAILS}
+    assert set(VIOLATE) | ROUTING_GUARDRAILS == {g.name for g in GUARDRAILS}
 
 
 @pytest.mark.parametrize("name", sorted(VIOLATE))
@@ -214,6 +224,7 @@ def test_bad_manifests_trip_the_expected_policies() -> None:
         "vllm-gpu-memory-utilization", "termination-grace-period", "rollout-keeps-capacity", "probes-present",
         "shm-for-tensor-parallel", "scale-to-zero-has-activation", "alerts-have-runbook", "pod-security-hardened",
         "resource-requests-set", "network-policy-restricts-model-pods", "api-key-auth-production", "api-key-auth",
+        "inference-pool-selects-model-pods", "http-route-backend-exists",
     }  # fmt: skip
 
 
@@ -242,7 +253,7 @@ def test_engine_shaped_props_still_trip_numeric_policies() -> None:
 
 def test_config_floor_and_policy_threshold_are_one_number() -> None:
     """What the config refuses below and what the pack reports below are the same threshold."""
-    from infra.config_models import MIN_TERMINATION_GRACE_SECONDS
+    from infra.config.models import MIN_TERMINATION_GRACE_SECONDS
 
     policy = next(g for g in GUARDRAILS if g.name == "termination-grace-period")
     assert dict((k, d) for k, _, d in policy.config)["minTerminationGraceSeconds"] == MIN_TERMINATION_GRACE_SECONDS
@@ -254,7 +265,7 @@ def test_check_cli_prints_remediation_link_and_object_count() -> None:
                             capture_output=True, text=True, cwd=REPO_ROOT)  # fmt: skip
     images = next(g for g in GUARDRAILS if g.name == "images-pinned")
     assert f"  fix: {images.remediation}" in result.stdout and f"  see: {images.url}" in result.stdout
-    assert re.search(r"checked 5 objects against \d+ policies", result.stderr)
+    assert re.search(r"checked 7 objects against \d+ policies", result.stderr)
 
 
 @pytest.mark.parametrize("layout", ["missing", "empty"])
@@ -290,3 +301,45 @@ def test_sglang_tensor_parallel_needs_shm(sglang_runtime: dict[str, Any]) -> Non
     bad = copy.deepcopy(sglang_runtime)
     bad["spec"].pop("volumes")
     assert report("shm-for-tensor-parallel", [bad])
+
+
+ROUTED = {"namespace": "llm-r", "platform": {"inferenceGateway": {"enabled": True}}}
+
+
+def _routed_objects() -> list[dict[str, Any]]:
+    config = plan_stack(parse({**ROUTED, "models": [llamacpp_entry(replicas=2)]})).config
+    return render(config.chart_values(), release="llm", namespace="llm-r")
+
+
+def test_rendered_routing_passes_the_routing_policies() -> None:
+    objects = _routed_objects()
+    assert report("inference-pool-selects-model-pods", objects) == []
+    assert report("http-route-backend-exists", objects) == []
+
+
+def test_pool_that_selects_no_model_pod_is_reported() -> None:
+    objects = _routed_objects()
+    _first_in_place(objects, "InferencePool")["spec"]["selector"]["matchLabels"]["llm-serving/model"] = "typo"
+    found = report("inference-pool-selects-model-pods", objects)
+    assert any("matches no model server pods" in m for m in found), found
+
+
+def test_pool_that_selects_its_picker_is_reported() -> None:
+    objects = _routed_objects()
+    _first_in_place(objects, "InferencePool")["spec"]["selector"]["matchLabels"] = {"app.kubernetes.io/instance": "llm"}
+    found = report("inference-pool-selects-model-pods", objects)
+    assert any("also selects endpoint picker pods" in m for m in found), found
+
+
+def test_route_to_a_missing_pool_is_reported() -> None:
+    objects = [o for o in _routed_objects() if o["kind"] != "InferencePool"]
+    found = report("http-route-backend-exists", objects)
+    assert any("InferencePool llm-r/tiny is not in this stack" in m for m in found), found
+
+
+def test_unpinned_picker_image_is_reported() -> None:
+    objects = _routed_objects()
+    picker = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == "tiny-epp")
+    picker["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.k8s.io/gateway-api-inference-extension/epp:latest"
+    found = report("images-pinned", objects)
+    assert any("container epp image" in m for m in found), found

@@ -19,6 +19,9 @@
 #   kubescore  kube-score, run by the linter tier over every rendered object
 #   knative  Knative Serving's Service validation as a CLI (tools/go/knative-validate) + the
 #            serving.knative.dev CRDs of that release (bin/knative-serving-crds)
+#   gie      Gateway API Inference Extension: the endpoint picker (epp, listeners on loopback),
+#            our stand-in gateway (tools/go/inference-gateway) and the InferencePool + Gateway API
+#            standard CRDs (bin/inference-crds)
 # Components that are not cached yet are built in parallel (downloads overlap compiles).
 # Prints one bin directory on the last line: symlinks to every requested component's binaries.
 # Pins: tools/toolchain.pins.
@@ -29,9 +32,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/toolchain.pins"
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 shared=${LLM_PLATFORM_SHARED:-$here/../../shared}
-all_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative kubescore)
+all_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative kubescore gie)
 # Built by default (`make toolchain`): what the tests use.
-default_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative kubescore)
+default_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative kubescore gie)
 list_missing=false
 [[ ${1:-} != --missing ]] || { list_missing=true; shift; }
 components=("$@")
@@ -49,6 +52,7 @@ declare -A outputs=(
   [prometheus]="prometheus promtool"
   [knative]="knative-validate"
   [kubescore]="kube-score"
+  [gie]="epp inference-gateway"
 )
 declare -A pins=(
   [kube]="KUBERNETES_VERSION ETCD_VERSION KWOK_VERSION KUBERNETES_STAGING"
@@ -61,6 +65,7 @@ declare -A pins=(
   [prometheus]="PROMETHEUS_MODULE_VERSION"
   [knative]="KNATIVE_SERVING_MODULE_VERSION"
   [kubescore]="KUBE_SCORE_VERSION"
+  [gie]="GIE_VERSION GATEWAY_API_VERSION"
 )
 
 key_of() {  # key_of COMPONENT: hash of its pin values and of its build function's text
@@ -71,6 +76,7 @@ key_of() {  # key_of COMPONENT: hash of its pin values and of its build function
     [[ $c != pulumi ]] || sha256sum "$shared/src/pulumi-language-python/main.go" | cut -c1-64
     [[ $c != certmanager ]] || sha256sum "$here/go/cert-manager-webhook/main.go" | cut -c1-64
     [[ $c != knative ]] || sha256sum "$here/go/knative-validate/main.go" | cut -c1-64
+    [[ $c != gie ]] || sha256sum "$here/go/inference-gateway/main.go" | cut -c1-64
   } | sha256sum | cut -c1-12
 }
 dir_of() { echo "$cache/toolchain/$1-$(key_of "$1")"; }
@@ -328,6 +334,54 @@ build_knative() {  # build_knative OUT: Knative Serving's defaulting + validatio
     cp "$mod"/config/core/300-resources/*.yaml "$out/bin/knative-serving-crds/"
     cp "$mod"/config/core/configmaps/autoscaler.yaml "$out/bin/knative-serving-config/"
     chmod u+w "$out"/bin/knative-serving-crds/* "$out"/bin/knative-serving-config/*
+  )
+}
+
+build_gie() {  # build_gie OUT: endpoint picker, stand-in gateway, InferencePool + Gateway API CRDs
+  local out=$1 dir="$work/gie" f mod
+  wrapper "$dir"
+  mkdir -p "$dir/epp" "$dir/inference-gateway"
+  cp "$here/go/inference-gateway/main.go" "$dir/inference-gateway/"
+  # The picker's main, as the release's cmd/epp/main.go (a main package cannot be imported).
+  cat >"$dir/epp/main.go" <<'GO'
+package main
+
+import (
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"sigs.k8s.io/gateway-api-inference-extension/cmd/epp/runner"
+)
+
+func main() {
+	if err := runner.NewRunner().Run(ctrl.SetupSignalHandler()); err != nil {
+		os.Exit(1)
+	}
+}
+GO
+  (
+    cd "$dir"
+    copy_replaces sigs.k8s.io/gateway-api-inference-extension "$GIE_VERSION"
+    go get "sigs.k8s.io/gateway-api-inference-extension@$GIE_VERSION" >/dev/null
+    go mod tidy >/dev/null
+    # Its gRPC servers (ext_proc, health) listen on ":port" (internal/runnable/grpc.go GRPCServer)
+    # and its metrics server on ":port" (cmd/epp/runner/runner.go): vendor and bind 127.0.0.1.
+    go mod vendor
+    f=vendor/sigs.k8s.io/gateway-api-inference-extension/internal/runnable/grpc.go
+    sed -i 's/net.Listen("tcp", fmt.Sprintf(":%d", port))/net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))/' "$f"
+    grep -q '"127.0.0.1:%d", port' "$f" || { echo "$f: gRPC listener not found to patch" >&2; exit 1; }
+    f=vendor/sigs.k8s.io/gateway-api-inference-extension/cmd/epp/runner/runner.go
+    sed -i 's/BindAddress: fmt.Sprintf(":%d", opts.MetricsPort)/BindAddress: fmt.Sprintf("127.0.0.1:%d", opts.MetricsPort)/' "$f"
+    grep -q '"127.0.0.1:%d", opts.MetricsPort' "$f" || { echo "$f: metrics listener not found to patch" >&2; exit 1; }
+    go build -mod=vendor -trimpath -ldflags "-s -w" -o "$out/bin/epp" ./epp
+    go build -mod=vendor -trimpath -ldflags "-s -w" -o "$out/bin/inference-gateway" ./inference-gateway
+    mkdir -p "$out/bin/inference-crds"
+    mod="$(go env GOMODCACHE)/sigs.k8s.io/gateway-api-inference-extension@$GIE_VERSION"
+    cp "$mod"/config/crd/bases/*.yaml "$out/bin/inference-crds/"
+    mod=$(go mod download -json "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+    cp "$mod"/config/crd/standard/*.yaml "$out/bin/inference-crds/"
+    chmod u+w "$out"/bin/inference-crds/*
   )
 }
 

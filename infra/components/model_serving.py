@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 
 from infra.chart import CHART_DIR
 from infra.config import ChartValues, chart_values_dict
-from infra.endpoints import base_url, host
+from infra.endpoints import base_url, gateway_base_url, host
 
 
 @dataclass
@@ -41,8 +41,10 @@ def replace_on_deployment_mode_change(args: pulumi.ResourceTransformArgs) -> pul
 class ModelServing(pulumi.ComponentResource):
     endpoints: pulumi.Output[dict[str, dict[str, str]]]
     """Per model name: servedModelName, baseUrl (in-cluster OpenAI base URL), host (the Host header
-    to send there: needed when baseUrl is the KEDA HTTP add-on's interceptor), runtime, and adapters
-    (LoRA adapter names, served as model names) when the model has any."""
+    to send there: needed when baseUrl is the KEDA HTTP add-on's interceptor), runtime, adapters
+    (LoRA adapter names, served as model names) when the model has any, and for a model routed by
+    its endpoint picker gatewayBaseUrl (through the inference gateway's HTTPRoute; send
+    gatewayHost as Host when the gateway has a hostname)."""
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:serving:ModelServing", name, None, opts)
@@ -59,10 +61,17 @@ class ModelServing(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, transforms=[replace_on_deployment_mode_change]),
         )
         namespace = pulumi.Output.from_input(args.namespace)
+        gateway = args.values.inference_gateway
+
+        def routed(m) -> dict[str, str]:
+            if not m.routed(gateway.enabled):
+                return {}
+            return {"gatewayBaseUrl": gateway_base_url(m, gateway), **({"gatewayHost": gateway.hostname} if gateway.hostname else {})}
+
         self.endpoints = namespace.apply(
             lambda ns: {
                 m.name: {"servedModelName": m.served_name, "runtime": m.runtime, "host": host(m, ns),
-                         "baseUrl": base_url(m, ns, args.values.keda_http_addon_namespace),
+                         "baseUrl": base_url(m, ns, args.values.keda_http_addon_namespace), **routed(m),
                          **({"adapters": [a.name for a in m.lora.adapters]} if getattr(m, "lora", None) else {})}
                 for m in args.values.models
             }

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.config_models import gguf_type_in
+from infra.config.models import gguf_type_in
 from infra.config import LlamaCppModel, PlannerSettings, Probes, StackConfig, VllmModel
 from infra.architecture import Architecture, from_hf_config
 from infra.planner.catalog import GIB, GPUS, closest_gpus, MIB, MODELS, REPOSITORIES, repository_of
 from infra.planner.llamacpp import LlamaCppPlan, plan_llamacpp
 from infra.planner.sglang import mem_fraction_static
-from infra.sglang_model import SglangModel
+from infra.config.sglang import SglangModel
 from infra.planner.features import lora_bytes_per_gpu, proposer
 from infra.planner.vllm import VllmInputs, VllmPlan, kv_bytes_per_token_per_layer, plan_vllm, weights_bytes_per_gpu, what_would_fit
 from infra.quantity import parse_quantity

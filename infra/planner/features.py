@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra.architecture import Architecture
-from infra.vllm_options import Lora, Speculative
+from infra.config.vllm_options import Lora, Speculative
 
 BYTES = 2  # 16-bit adapter and proposer weights
 

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-from infra.config_models import MIN_TERMINATION_GRACE_SECONDS
-from policies.guardrails import alerts, engine, gpu, images, lifecycle, scaling, security
+from infra.config.models import MIN_TERMINATION_GRACE_SECONDS
+from policies.guardrails import alerts, engine, gpu, images, lifecycle, routing, scaling, security
 from policies.guardrails.objects import Obj
 
 DOCS = "https://github.com/llm-platform/llm-platform/blob/main/docs/policies.md"
@@ -89,6 +89,14 @@ GUARDRAILS: list[Guardrail] = [
     Guardrail("network-policy-restricts-model-pods", "A NetworkPolicy restricts ingress to model pods.",
               "Keep networkPolicy.enabled; list the namespaces that must reach models in allowFromNamespaces.",
               _doc("network-policy-restricts-model-pods"), stack_check=security.network_policy_restricts),
+    Guardrail("inference-pool-selects-model-pods", "An InferencePool selects model server pods of the stack (never its picker) and names a picker Service that exists.",
+              "Use the chart's routing (models' routing.mode); it selects the model's pods by name, instance and "
+              "model labels and creates the <model>-epp Service.",
+              f"{RUNBOOKS}/inference-pool-no-endpoints.md", stack_check=routing.pool_selects_model_pods),
+    Guardrail("http-route-backend-exists", "An HTTPRoute's InferencePool backend exists in the stack.",
+              "Route to the InferencePool the chart creates for the model (same name as the model), or set the "
+              "model's routing.mode service and drop the route.",
+              _doc("http-route-backend-exists"), stack_check=routing.route_backends_exist),
     Guardrail("api-key-auth-production", "Model servers in production require an API key.",
               "pulumi config set --secret apiKey ..., or set apiKeyExistingSecret.",
               _doc("api-key-auth"), security.api_key_auth_production),

@@ -282,7 +282,7 @@ occurrence (vllm/entrypoints/launchers/cli_args.py), so a repeated flag would ke
 llama-server args (the one place they are built). ctx-size is the total over all slots:
 llama-server gives each of the --parallel slots ctx-size / parallel tokens.
 */}}
-{{/* SGLang's server args from the same keys (infra/sglang_model.py lists the mapping; flags of
+{{/* SGLang's server args from the same keys (infra/config/sglang.py lists the mapping; flags of
 sglang/srt/server_args.py at the pinned release). */}}
 {{- define "llm-serving.sglang.args" -}}
 {{- with .model -}}
@@ -354,7 +354,8 @@ llama-server's (--metrics). Usage: include "llm-serving.series" (dict "runtime" 
   "sglang" (dict "waiting" "sglang:num_queue_reqs" "running" "sglang:num_running_reqs" "kvUsage" "sglang:token_usage"
                  "preemptions" "sglang:num_retracted_requests_total" "generated" "sglang:generation_tokens_total"
                  "ttft" "sglang:time_to_first_token_seconds" "tpot" "sglang:request_time_per_output_token_seconds")
-  "llamacpp" (dict "waiting" "llamacpp:requests_deferred" "generated" "llamacpp:tokens_predicted_total") -}}
+  "llamacpp" (dict "waiting" "llamacpp:requests_deferred" "running" "llamacpp:requests_processing"
+                   "generated" "llamacpp:tokens_predicted_total") -}}
 {{- get (get $series .runtime) .name -}}
 {{- end -}}
 
@@ -517,4 +518,102 @@ limits:
 {{- $modes = append $modes $m.autoscaling.mode -}}
 {{- end -}}
 {{- toYaml $modes -}}
+{{- end -}}
+
+{{/*
+Routed through an InferencePool and its endpoint picker ("true" or empty). Same rule as the config
+model's ModelBase.routed: mode picker, or auto when the release has an inference gateway
+(inferenceGateway.enabled) and the model can run more than one replica and its pods are reached
+directly (not Knative's activator/queue-proxy, not scaled to zero behind the KEDA HTTP add-on).
+Usage: include "llm-serving.routed" (dict "root" $ "model" $m)
+*/}}
+{{- define "llm-serving.routed" -}}
+{{- $m := .model -}}
+{{- $mode := ($m.routing | default dict).mode | default "auto" -}}
+{{- $max := ternary (int $m.replicas) (int $m.autoscaling.maxReplicas) (eq $m.autoscaling.mode "none") -}}
+{{- $direct := and (ne $m.autoscaling.mode "knative") (ne (int $m.autoscaling.minReplicas) 0) -}}
+{{- if or (eq $mode "picker") (and (eq $mode "auto") .root.Values.inferenceGateway.enabled (gt $max 1) $direct) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Name of a routed model's endpoint picker (Deployment, Service, ConfigMap, ServiceAccount). */}}
+{{- define "llm-serving.eppName" -}}
+{{- printf "%s-epp" .name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The endpoint picker's EndpointPickerConfig (GIE v1.5.0 apix/config/v1alpha1; decoded strictly, so
+only keys it knows). Scorers with weight 0, or whose series the runtime does not export, are left
+out. Metrics come from the model server's own /metrics on its serving port (what the InferencePool
+targets); core-metrics-extractor maps them per runtime: GIE's built-in engine configs for vLLM and
+SGLang, and ours for llama-server (queue and running only: it exports no KV-usage series).
+Usage: include "llm-serving.eppConfig" $m
+*/}}
+{{- define "llm-serving.eppConfig" -}}
+{{- $r := .routing -}}
+{{- $w := $r.scorers -}}
+{{- $scorers := list (list "prefix-cache-scorer" $w.prefixCache) (list "queue-scorer" $w.queue) -}}
+{{- if ne .runtime "llamacpp" }}{{ $scorers = append $scorers (list "kv-cache-utilization-scorer" $w.kvCacheUtilization) }}{{ end -}}
+{{- if eq .runtime "vllm" }}{{ $scorers = append $scorers (list "lora-affinity-scorer" $w.loraAffinity) }}{{ end -}}
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+{{- range $s := $scorers }}
+{{- if gt (float64 (index $s 1)) 0.0 }}
+  - type: {{ index $s 0 }}
+    {{- if eq (index $s 0) "prefix-cache-scorer" }}
+    parameters:
+      blockSizeTokens: {{ $r.prefixBlockSizeTokens }}
+      autoTune: true
+    {{- end }}
+{{- end }}
+{{- end }}
+  - type: max-score-picker
+  - type: metrics-data-source
+    parameters:
+      scheme: http
+      path: /metrics
+  - type: core-metrics-extractor
+    parameters:
+      defaultEngine: {{ .runtime }}
+      {{- if eq .runtime "llamacpp" }}
+      engineConfigs:
+        - name: llamacpp
+          queuedRequestsSpec: {{ include "llm-serving.series" (dict "runtime" "llamacpp" "name" "waiting") }}
+          runningRequestsSpec: {{ include "llm-serving.series" (dict "runtime" "llamacpp" "name" "running") }}
+          kvUsageSpec: ""
+          loraSpec: ""
+          cacheInfoSpec: ""
+      {{- end }}
+schedulingProfiles:
+  - name: default
+    plugins:
+      {{- range $s := $scorers }}
+      {{- if gt (float64 (index $s 1)) 0.0 }}
+      - pluginRef: {{ index $s 0 }}
+        weight: {{ index $s 1 }}
+      {{- end }}
+      {{- end }}
+      - pluginRef: max-score-picker
+dataLayer:
+  sources:
+    - pluginRef: metrics-data-source
+      extractors:
+        - pluginRef: core-metrics-extractor
+{{- end -}}
+
+{{/* A routed model's endpoint picker: labelled for its model, never matching the model's own
+selectors (its InferencePool, Deployment, PodMonitor and NetworkPolicy select model-server pods). */}}
+{{- define "llm-serving.eppSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "llm-serving.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: endpoint-picker
+llm-serving/picker-for: {{ .model.name }}
+{{- end -}}
+
+{{- define "llm-serving.eppLabels" -}}
+helm.sh/chart: {{ include "llm-serving.chart" .root }}
+{{ include "llm-serving.eppSelectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Values.eppImage | splitList ":" | last | trunc 63 | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+llm-serving/environment: {{ .root.Values.environment }}
 {{- end -}}

@@ -9,8 +9,9 @@ import pulumi
 
 from infra.components.platform.base import PlatformComponent, PlatformComponentArgs
 from infra.components.platform.components import CertManager, GpuOperator, Keda, Knative, KServe, Monitoring
-from infra.platform_config import PlatformSettings
-from infra.platform_releases import component_releases
+from infra.components.platform.inference_crds import InferenceCrds
+from infra.config.platform import PlatformSettings
+from infra.platform.releases import component_releases
 
 
 class Platform(pulumi.ComponentResource):
@@ -49,4 +50,9 @@ class Platform(pulumi.ComponentResource):
         add(Keda, "keda", ["monitoring", "cert_manager", "gpu_operator", "knative", "kserve"], outlive_keda)
         self.installed = list(self.components)
         self.ready = [r for c in self.components.values() for r in c.ready]
+        gateway = settings.inference_gateway
+        if settings.enabled and gateway.enabled and gateway.install_crds:
+            crds = InferenceCrds("inference-crds", gateway.crd_manifests, pulumi.ResourceOptions(parent=self))
+            self.installed.append("inference_crds")
+            self.ready += crds.ready
         self.register_outputs({"installed": self.installed})

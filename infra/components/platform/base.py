@@ -1,5 +1,5 @@
 """Base of every platform component: its namespace, its upstream chart release(s) in order,
-registered outputs. Which charts and values: infra/platform_releases.py (shared with the render tier)."""
+registered outputs. Which charts and values: infra/platform/releases.py (shared with the render tier)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.platform.chart import namespace, upstream_chart
-from infra.platform_config import Component
-from infra.platform_releases import Release
+from infra.config.platform import Component
+from infra.platform.releases import Release
 
 
 @dataclass

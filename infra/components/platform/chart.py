@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.platform_releases import Release
+from infra.platform.releases import Release
 
 
 def bounded_wait(seconds: int) -> pulumi.ResourceTransform:

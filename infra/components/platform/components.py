@@ -1,6 +1,6 @@
 """The upstream components, each a small PlatformComponent: a type for `pulumi preview`, the
 namespace labels it needs, and resources beyond its charts. Charts and values come from
-infra/platform_releases.py."""
+infra/platform/releases.py."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.components.platform.base import PlatformComponent
-from infra.platform_config import ACTIVATOR_POD_MONITOR_SPEC, KNATIVE_FEATURES, KNATIVE_OBSERVABILITY
-from infra.platform_config import Knative as KnativeSettings
+from infra.config.platform import ACTIVATOR_POD_MONITOR_SPEC, KNATIVE_FEATURES, KNATIVE_OBSERVABILITY
+from infra.config.platform import Knative as KnativeSettings
 from infra.versions import KNATIVE_SERVING_VERSION
 
 

@@ -11,8 +11,8 @@ import urllib.request
 
 import yaml
 
-from infra.platform_config import PlatformSettings
-from infra.platform_releases import Release, releases
+from infra.config.platform import PlatformSettings
+from infra.platform.releases import Release, releases
 from infra.stack import ConfigError
 
 TIMEOUT_SECONDS = 10

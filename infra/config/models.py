@@ -9,11 +9,12 @@ from pydantic import Field, field_validator, model_validator
 
 from infra import versions
 from infra.architecture import Architecture
-from infra.config_base import Strict
-from infra.vllm_options import Lora, Speculative
-from infra.config_types import DNS1035, MODEL_NAME_MAX, Image, ModelSource, Resources, Toleration
-from infra.observability_config import AlertThresholds
-from infra.scaling_config import Autoscaling, Rollout
+from infra.config.base import Strict
+from infra.config.vllm_options import Lora, Speculative
+from infra.config.types import DNS1035, MODEL_NAME_MAX, Image, ModelSource, Resources, Toleration
+from infra.config.observability import AlertThresholds
+from infra.config.routing import Routing
+from infra.config.scaling import Autoscaling, Rollout
 from infra.server_flags import unknown_flag
 
 class Gpu(Strict):
@@ -52,6 +53,10 @@ def _probes_with_timeout(seconds: int) -> Probes:
 class ModelBase(Strict):
     # Default /health probe timeout of this runtime (Probes.timeout_seconds says why per runtime).
     probe_timeout_seconds: ClassVar[int] = 5
+    # Scorers the endpoint picker can feed from this runtime's /metrics (queue depth always).
+    picker_series: ClassVar[dict[str, str]] = {
+        "kvCacheUtilization": "vllm:kv_cache_usage_perc", "loraAffinity": "vllm:lora_requests_info",
+    }  # fmt: skip
 
     name: str = Field(pattern=DNS1035, max_length=MODEL_NAME_MAX)
     """Kubernetes object name for this model (DNS-1035), unique in the stack."""
@@ -69,6 +74,9 @@ class ModelBase(Strict):
     """Queue-depth autoscaling (keda; scale to zero through the KEDA HTTP add-on), or request-driven with scale to zero (knative)."""
     rollout: Rollout = Field(default_factory=Rollout)
     """Zero-downtime updates: surge one pod, drain before stopping."""
+    routing: Routing = Field(default_factory=Routing)
+    """How requests reach the replicas: the model's endpoint picker (prefix-cache aware, through
+    the platform's inference gateway) or its Service."""
     alerts: AlertThresholds = Field(default_factory=AlertThresholds)
     """Thresholds of this model's alerts (latency, errors, KV cache, GPU utilisation)."""
     node_selector: dict[str, str] = Field(default_factory=dict)
@@ -93,6 +101,43 @@ class ModelBase(Strict):
     @property
     def served_name(self) -> str:
         return self.served_model_name or self.name
+
+    @property
+    def max_replica_count(self) -> int:
+        return self.replicas if self.autoscaling.mode == "none" else self.autoscaling.max_replicas
+
+    @property
+    def routing_blocker(self) -> str | None:
+        """Why the gateway cannot route to this model's pods, if it cannot: Knative pods are reached
+        through the activator and their queue-proxy (the picker would bypass both), and at zero
+        replicas there is no pod to pick while the wake-up path goes through the HTTP add-on."""
+        if self.autoscaling.mode == "knative":
+            return "autoscaling.mode knative routes through Knative's activator and queue-proxy"
+        if self.autoscaling.min_replicas == 0:
+            return "autoscaling.minReplicas 0 wakes the model through the KEDA HTTP add-on, not the gateway"
+        return None
+
+    def routed(self, gateway: bool) -> bool:
+        """Requests reach this model through its InferencePool (the chart's llm-serving.routed);
+        gateway: the stack has an inference gateway (platform.inferenceGateway.enabled)."""
+        if self.routing.mode == "auto":
+            return gateway and self.max_replica_count > 1 and self.routing_blocker is None
+        return self.routing.mode == "picker"
+
+    @model_validator(mode="after")
+    def _routable(self) -> ModelBase:
+        if self.routing.mode == "picker" and self.routing_blocker:
+            raise ValueError(f"routing.mode: picker cannot work here: {self.routing_blocker}; use routing.mode service, got 'picker'")
+        scorers = self.routing.scorers
+        for key, field in (("kvCacheUtilization", "kv_cache_utilization"), ("loraAffinity", "lora_affinity")):
+            weight = getattr(scorers, field)
+            # A default weight the runtime cannot feed is left out by the chart; one set by hand is refused.
+            if weight > 0 and field in scorers.model_fields_set and key not in self.picker_series:
+                raise ValueError(
+                    f"routing.scorers.{key}: {self.runtime} exports no series for this scorer (the picker would score "
+                    f"every replica alike); set it to 0, got {weight:g}"
+                )
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -261,6 +306,7 @@ class LlamaCppModel(ModelBase):
     """A CPU Deployment running llama.cpp's llama-server on a GGUF file."""
 
     runtime: Literal["llamacpp"]
+    picker_series: ClassVar[dict[str, str]] = {}  # llamacpp:requests_deferred (queue) only
     """Serving engine: llama.cpp's llama-server in a plain Deployment on CPUs."""
     gguf_file: str = Field(pattern=r"^[^/\s][^\s]*\.gguf$")
     """GGUF file inside the source (e.g. model-Q4_K_M.gguf)."""

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from infra.config_base import Strict
+from infra.config.base import Strict
 
 
 class Autoscaling(Strict):

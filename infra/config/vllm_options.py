@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from infra.config_base import Strict
+from infra.config.base import Strict
 
 # vllm/config/lora.py MaxLoRARanks: the ranks vLLM has kernels for.
 MaxLoraRank = Literal[1, 8, 16, 32, 64, 128, 256, 320, 512]

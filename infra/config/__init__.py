@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from infra import versions
-from infra.config_base import Strict
-from infra.config_models import (  # noqa: F401  (re-exported: the config model's public names)
+from infra.config.base import Strict
+from infra.config.models import (  # noqa: F401  (re-exported: the config model's public names)
     GGUF_TYPES,
     LLAMACPP_OWNED_FLAGS,
     VLLM_OWNED_FLAGS,
@@ -23,11 +23,12 @@ from infra.config_models import (  # noqa: F401  (re-exported: the config model'
     Probes,
     VllmModel,
 )
-from infra.config_types import DNS1035, ImageRef, Quantity
-from infra.config_types import Image, ModelSource, Resources, Toleration  # noqa: F401  (re-exported)
-from infra.observability_config import Observability
-from infra.sglang_model import SglangModel
-from infra.platform_config import PlatformSettings
+from infra.config.types import DNS1035, ImageRef, Quantity
+from infra.config.types import Image, ModelSource, Resources, Toleration  # noqa: F401  (re-exported)
+from infra.config.observability import Observability
+from infra.config.sglang import SglangModel
+from infra.config.platform import PlatformSettings
+from infra.config.routing import InferenceGateway
 
 # One entry of `models`, by its runtime.
 Model = Annotated[Union[VllmModel, SglangModel, LlamaCppModel], Field(discriminator="runtime")]
@@ -122,6 +123,10 @@ class ChartValues(Strict):
     prometheus_release: str = Field(default="kube-prometheus-stack", pattern=DNS1035)
     """`release` label on the PodMonitor and PrometheusRule: what kube-prometheus-stack's default
     selectors match when a preinstalled stack selects only its own release's objects."""
+    inference_gateway: InferenceGateway = Field(default_factory=InferenceGateway)
+    """The Gateway whose HTTPRoutes reach routed models (models' routing) through their InferencePool."""
+    epp_image: ImageRef = versions.EPP_IMAGE
+    """Endpoint picker image, one Deployment per routed model (same release as the toolchain's epp)."""
 
 
 # What the loaders put in place of a value Pulumi stores encrypted (`secure:`): the model only
@@ -194,6 +199,29 @@ class StackConfig(Strict):
         return self
 
     @model_validator(mode="after")
+    def _picker_reads_metrics(self) -> StackConfig:
+        """llama-server answers /metrics only with the API key (its middleware exempts /health and
+        /models alone), and the picker's metrics source sends no credentials: it would score every
+        replica on zeros."""
+        gateway = self.platform.inference_gateway.enabled
+        for i, model in enumerate(self.models):
+            if model.routing.mode == "picker" and not gateway:
+                raise ValueError(
+                    f"models[{i}].routing.mode: picker routes through the platform's inference gateway; set "
+                    "platform.inferenceGateway.enabled true (with a Gateway API Inference Extension gateway on the "
+                    "cluster), or routing.mode service, got 'picker'"
+                )
+        if self.api_key or self.api_key_existing_secret:
+            for i, model in enumerate(self.models):
+                if model.runtime == "llamacpp" and model.routed(gateway):
+                    raise ValueError(
+                        f"models[{i}].routing.mode: the endpoint picker cannot read '{model.name}''s /metrics, which "
+                        "llama-server protects with the stack's API key; set routing.mode service for this model, "
+                        f"got {model.routing.mode!r}"
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _platform_provides_scalers(self) -> StackConfig:
         needs = {"keda": "keda", "knative": "knative"}
         for i, model in enumerate(self.models):
@@ -217,6 +245,7 @@ class StackConfig(Strict):
             keda_http_addon_namespace=self.platform.keda.namespace,
             prometheus_url=self.platform.monitoring.prometheus_url,
             prometheus_release=self.platform.monitoring.release_name,
+            inference_gateway=self.platform.inference_gateway,
         )
 
     def _network_policy(self) -> NetworkPolicySettings:
@@ -236,6 +265,8 @@ class StackConfig(Strict):
             extra.append(platform.knative.serving_namespace)  # the activator and Knative's gateway
         if any(m.autoscaling.wakes_through_http_addon for m in self.models):
             extra.append(platform.keda.namespace)  # the HTTP add-on's interceptor forwards to the pods
+        if any(m.routed(platform.inference_gateway.enabled) for m in self.models):
+            extra.append(platform.inference_gateway.namespace)  # the gateway forwards where the picker points
         return self.network_policy.model_copy(update={"allow_from_namespaces": allowed + [n for n in extra if n not in allowed]})
 
 

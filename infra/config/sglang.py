@@ -21,8 +21,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from infra import versions
-from infra.config_models import Probes, VllmModel
-from infra.config_types import Image
+from infra.config.models import Probes, VllmModel
+from infra.config.types import Image
 
 SGLANG_OWNED_FLAGS = frozenset(
     {
@@ -51,6 +51,7 @@ class SglangModel(VllmModel):
     the GPU's memory is unknown (Helm-only installs), no flag is passed and SGLang sizes it itself."""
 
     owned_flags: ClassVar[frozenset[str]] = SGLANG_OWNED_FLAGS
+    picker_series: ClassVar[dict[str, str]] = {"kvCacheUtilization": "sglang:token_usage"}
     flags_of: ClassVar[str] = "sglang"
     # /health runs a one-token generation (sglang/srt/entrypoints/http_server.py health_generate:
     # asyncio.sleep(1) before its first check, 503 after SGLANG_HEALTH_CHECK_TIMEOUT, 20 s).

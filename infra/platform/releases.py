@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from infra.platform_config import Component, GpuOperator, Keda, KServe, Monitoring, PlatformSettings
-from infra.platform_registry import REGISTRY_VALUES
+from infra.config.platform import Component, GpuOperator, Keda, KServe, Monitoring, PlatformSettings
+from infra.platform.registry import REGISTRY_VALUES
 from infra.versions import PLATFORM_CHARTS, ChartPin
 
 # Install order: monitoring first (its CRDs carry the ServiceMonitors others create), cert-manager

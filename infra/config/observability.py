@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from infra import versions
-from infra.config_base import Strict
+from infra.config.base import Strict
 
 
 class AlertThresholds(Strict):

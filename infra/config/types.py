@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from infra.config_base import Strict
+from infra.config.base import Strict
 from infra.quantity import parse_quantity
 
 # DNS-1035 label: what Kubernetes requires of Service names, which KServe derives from the model.

@@ -7,8 +7,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from infra.config_base import Strict
-from infra.config_types import DNS1035
+from infra.config.base import Strict
+from infra.config.routing import InferenceGateway
+from infra.config.types import DNS1035
 
 
 class Component(Strict):
@@ -137,6 +138,8 @@ class PlatformSettings(Strict):
     knative: Knative = Field(default_factory=Knative)
     kserve: KServe = Field(default_factory=KServe)
     keda: Keda = Field(default_factory=Keda)
+    inference_gateway: InferenceGateway = Field(default_factory=InferenceGateway)
+    """The Gateway routed models attach to (models' routing), and the CRDs it needs."""
 
     def installs(self, name: str) -> bool:
         return self.enabled and getattr(self, name).install
