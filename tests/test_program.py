@@ -111,3 +111,29 @@ def test_program_exports_lora_adapter_names() -> None:
     lora = {"adapters": [{"name": "sql", "source": "hf://acme/sql-lora"}, {"name": "chat", "source": "/mnt/models/chat"}]}
     _, exports = run_program({"namespace": "llm-unit", "models": [vllm_entry(lora=lora)]})
     assert exports["models"]["qwen-fp16"]["adapters"] == ["sql", "chat"]
+
+
+def test_program_exports_gateway_url_for_routed_models() -> None:
+    gateway = {"enabled": True, "baseUrl": "https://llm.example.internal", "hostname": "llm.example.internal"}
+    _, exports = run_program({"namespace": "llm-unit", "platform": {"inferenceGateway": gateway},
+                              "models": [vllm_entry(replicas=2), llamacpp_entry()]})  # fmt: skip
+    assert exports["models"]["qwen-fp16"]["gatewayBaseUrl"] == "https://llm.example.internal/qwen-fp16/v1"
+    assert exports["models"]["qwen-fp16"]["gatewayHost"] == "llm.example.internal"
+    assert "gatewayBaseUrl" not in exports["models"]["tiny"]  # one replica: reached through its Service
+
+
+def test_program_reads_the_gateway_before_routing_to_it() -> None:
+    """A missing Gateway fails preview naming it: the program reads it (Resource.get) and the
+    chart waits for that read."""
+    mocks, _ = run_program({"namespace": "llm-unit", "platform": {"inferenceGateway": {"enabled": True, "namespace": "edge", "name": "gw"}},
+                            "models": [vllm_entry(replicas=2)]})  # fmt: skip
+    [read] = mocks.of_type("kubernetes:gateway.networking.k8s.io/v1:Gateway")
+    assert read.resource_id == "edge/gw"
+
+
+def test_program_installs_the_inference_crds_from_the_configured_manifests() -> None:
+    manifests = ["https://mirror.internal/gateway-api/standard-install.yaml", "https://mirror.internal/gie/manifests.yaml"]
+    mocks, exports = run_program({"namespace": "llm-unit", "deployModels": False,
+                                  "platform": {"inferenceGateway": {"enabled": True, "crdManifests": manifests}}})  # fmt: skip
+    files = [r.inputs["file"] for r in mocks.of_type("kubernetes:yaml/v2:ConfigFile")]
+    assert files == manifests and "inference_crds" in exports["platform"]
