@@ -80,8 +80,9 @@ class EndpointPicker:
         return self.process.stop()
 
     def health(self) -> str:
-        """The gRPC health status its health port reports (SERVING once it has read its pool)."""
-        result = subprocess.run([str(bin_dir("gie") / "inference-gateway"), "health", f"127.0.0.1:{self.health_port}"],
+        """The gRPC health status its health port reports (SERVING once it has read its pool). That
+        server is plain gRPC (cmd/epp/runner/runner.go registerHealthServer); ext_proc is TLS."""
+        result = subprocess.run([str(bin_dir("gie") / "inference-gateway"), "health", "-epp-plaintext", f"127.0.0.1:{self.health_port}"],
                                 capture_output=True, text=True, timeout=10)  # fmt: skip
         lines = (result.stdout.strip() or result.stderr.strip()).splitlines()
         return lines[-1] if lines else "UNREACHABLE"

@@ -80,9 +80,9 @@ def gateway(routed: RoutedModel) -> InferenceGateway:
     return routed.gateway
 
 
-def _metric(text: str, name: str, **labels: str) -> float | None:
+def _metric(text: str, series: str, **labels: str) -> float | None:
     for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
+        if line.startswith(series + "{") or line.startswith(series + " "):
             if all(f'{k}="{v}"' in line for k, v in labels.items()):
                 return float(line.rsplit(" ", 1)[1])
     return None
