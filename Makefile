@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= local
 
-.PHONY: setup doctor local e2e render test schema smoke-local bench-local clean
+.PHONY: setup doctor local e2e render test schema smoke-local bench-local bench-routing clean
 
 # Independent setup pieces (venv, vLLM venv, llama-server, the Go toolchain, whose own
 # components also build in parallel) run at the same time once the preflight has passed.
@@ -69,6 +69,10 @@ smoke-local: setup
 
 bench-local: setup
 	$(PY) -m smoke.local_server --bench out/bench
+
+# Prefix-aware routing vs round robin vs one replica, on real llama-servers behind the real picker.
+bench-routing: $(VENV)/.installed llama-server
+	$(PY) -m smoke.routing_bench --json out/routing-bench.json --plot out/routing-bench.png
 
 # Builds only what it uses: the venv, llama-server, and the kube, pulumi and helm toolchain components.
 local: $(VENV)/.installed llama-server

@@ -47,6 +47,7 @@ class ModeResult:
     mode: str
     requests: int = 0
     errors: int = 0
+    first_error: str | None = None
     prompt_computed: int = 0
     prompt_cached: int = 0
     ttft: list[float] = field(default_factory=list)
@@ -98,7 +99,7 @@ def _stream(url: str, prompt: str, max_tokens: int) -> tuple[str, float | None, 
 
 
 def run_mode(mode: str, urls: list[str], systems: list[str], users: int, turns: int, concurrency: int,
-             max_tokens: int, rng: random.Random, counters) -> ModeResult:  # fmt: skip
+             max_tokens: int, rng: random.Random, counters, user_words: int = 6) -> ModeResult:  # fmt: skip
     """Users in parallel (at most `concurrency`), each user's turns in order."""
     result, lock, rr = ModeResult(mode), threading.Lock(), [0]
     queue = list(range(users))
@@ -113,12 +114,13 @@ def run_mode(mode: str, urls: list[str], systems: list[str], users: int, turns: 
     def user(u: int) -> None:
         history = systems[u % len(systems)] + "\n"
         for turn in range(turns):
-            history += f"User {u} turn {turn}: " + " ".join(rng.choice(WORDS) for _ in range(12)) + "\nAssistant:"
+            history += f"User {u}: " + " ".join(rng.choice(WORDS) for _ in range(user_words)) + "\nAssistant:"
             try:
                 text, ttft, timings, served = _stream(pick_url(), history, max_tokens)
-            except httpx.HTTPError:
+            except httpx.HTTPError as err:
                 with lock:
                     result.errors += 1
+                    result.first_error = result.first_error or f"{type(err).__name__}: {err}"
                 return
             history += text + "\n"
             with lock:
@@ -176,7 +178,7 @@ def plot(rows: list[dict[str, Any]], out: Path) -> None:
     a.set_ylim(0, 100)
     b.bar(modes, [r["prompt_tokens_computed"] for r in rows], color=["#2a7", "#c84", "#59c"][: len(rows)])
     b.set_ylabel("prompt tokens computed")
-    fig.suptitle("Same workload, three ways (llama-server replicas, counters from the servers)")
+    fig.suptitle("Same chat workload, three ways: 3 llama-server replicas (hit rate from their own per-request timings)")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 
@@ -186,7 +188,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--replicas", type=int, default=3)
     p.add_argument("--slots", type=int, default=2, help="llama-server --parallel per replica")
     p.add_argument("--system-prompts", type=int, default=4)
-    p.add_argument("--system-words", type=int, default=120, help="words per system prompt")
+    p.add_argument("--system-words", type=int, default=40, help="words per system prompt (the tiny GGUF's vocabulary: ~7 tokens a word)")
+    p.add_argument("--user-words", type=int, default=6, help="words per user turn")
     p.add_argument("--users", type=int, default=12)
     p.add_argument("--turns", type=int, default=4)
     p.add_argument("--concurrency", type=int, default=4)
@@ -213,14 +216,16 @@ def main(argv: list[str] | None = None) -> int:
     reap_on_exit()
 
     raw = {"namespace": "llm-bench", "platform": {"inferenceGateway": {"enabled": True}},
-           "models": [{"name": MODEL, "runtime": "llamacpp", "source": {"uri": "pvc://models/tiny"}, "ggufFile": "tiny-f16.gguf",
-                       "quantization": "F16", "maxModelLen": context, "maxNumSeqs": args.slots, "replicas": args.replicas,
-                       "resources": {"cpu": "1", "memory": "1Gi"}, "architecture": "tinyllama-1.1b"}]}  # fmt: skip
+           # The chart's objects for the replicas the servers stand for (hf:// so no claim is needed).
+           "models": [{"name": MODEL, "runtime": "llamacpp", "source": {"uri": "hf://TheBloke/TinyLlama-1.1B-Chat-v1.0-GGUF"},
+                       "ggufFile": "tinyllama-1.1b-chat-v1.0.Q4_K_M.gguf", "maxModelLen": context, "maxNumSeqs": args.slots,
+                       "replicas": args.replicas, "resources": {"cpu": "2500m", "memory": "2Gi"}}]}  # fmt: skip
     config = plan_stack(parse(raw)).config
     objects = render(config.chart_values(), release="llm", namespace="llm-bench")
     llama = llama_bin_dir()
     with tempfile.TemporaryDirectory(prefix="routing-bench-") as tmp:
         work = Path(tmp)
+        (work / "gguf").mkdir()
         model = make_models(llama, work / "gguf")["tiny-f16"]
         cluster = LocalCluster(work / "cluster", pod_cidr=LOOPBACK_POD_CIDR).start()
         try:
@@ -237,7 +242,9 @@ def main(argv: list[str] | None = None) -> int:
                     systems = system_prompts(args.system_prompts, args.system_words, rng)
                     print(f"== {mode}: {args.users} users x {args.turns} turns over {len(systems)} system prompts", flush=True)
                     rows.append(run_mode(mode, urls, systems, args.users, args.turns, args.concurrency, args.max_tokens,
-                                         rng, lambda: predicted_tokens(metrics)))  # fmt: skip
+                                         rng, lambda: predicted_tokens(metrics), args.user_words))  # fmt: skip
+                    if rows[-1].first_error:
+                        print(f"   {rows[-1].errors} failed, first: {rows[-1].first_error}", flush=True)
             finally:
                 routed.stop()
         finally:
