@@ -120,4 +120,17 @@ class InferenceGateway:
             return False
 
 
-__all__ = ["EndpointPicker", "InferenceGateway", "ProcessError", "SUBSTITUTED_FLAGS", "picker_args"]
+
+
+def gateway_objects(name: str = "inference-gateway", namespace: str = "gateway-system") -> list[dict]:
+    """What a gateway implementation's install leaves on a cluster for routed models to attach to:
+    its namespace, a GatewayClass (here the stand-in's controller name) and the Gateway, whose
+    listener admits HTTPRoutes from every namespace."""
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "llm-platform-local"},
+         "spec": {"controllerName": "llm-platform.dev/local-inference-gateway"}},
+        {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": name, "namespace": namespace},
+         "spec": {"gatewayClassName": "llm-platform-local",
+                  "listeners": [{"name": "http", "protocol": "HTTP", "port": 80, "allowedRoutes": {"namespaces": {"from": "All"}}}]}},
+    ]  # fmt: skip

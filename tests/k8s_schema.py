@@ -65,8 +65,11 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def is_custom_resource(obj: dict[str, Any]) -> bool:
-    """Built-in groups are dotless (apps, policy) or end in .k8s.io; anything else is a CRD."""
+    """Built-in groups are dotless (apps, policy) or end in .k8s.io; anything else is a CRD, and so
+    is a .k8s.io group a CRD here defines (SIG-owned APIs such as Gateway API and InferencePool)."""
     group = obj["apiVersion"].rpartition("/")[0]
+    if (obj["apiVersion"], obj["kind"]) in crd_schemas():
+        return True
     return "." in group and not group.endswith(".k8s.io")
 
 

@@ -24,11 +24,13 @@ def test_chart_renders_objects_for_every_model(config: StackConfig, rendered: li
             per_model[model] += 1
     # vLLM: ServingRuntime + InferenceService + test pod; llama.cpp: Deployment + Service + test pod;
     # plus a PodDisruptionBudget when it can run several replicas, a ScaledObject with keda, and an
-    # HTTPScaledObject when keda scales it to zero (the HTTP add-on wakes it).
+    # HTTPScaledObject when keda scales it to zero (the HTTP add-on wakes it), an InferencePool and
+    # HTTPRoute when routed (its picker's objects carry llm-serving/picker-for instead).
     def expected(m) -> int:
         most = m.replicas if m.autoscaling.mode == "none" else m.autoscaling.max_replicas
         keda = m.autoscaling.mode == "keda"
-        return 3 + (most > 1) + keda + (keda and m.autoscaling.min_replicas == 0)
+        routed = 2 * m.routed(config.platform.inference_gateway.enabled)
+        return 3 + (most > 1) + keda + (keda and m.autoscaling.min_replicas == 0) + routed
 
     assert per_model == {m.name: expected(m) for m in config.models}
 
@@ -59,6 +61,8 @@ def test_custom_resources_are_checked_against_crds(rendered: list[dict[str, Any]
         expected.add("HTTPScaledObject")
     if config.models and config.observability.metrics:
         expected |= {"PodMonitor", "PrometheusRule"}
+    if any(m.routed(config.platform.inference_gateway.enabled) for m in config.models):
+        expected |= {"InferencePool", "HTTPRoute"}
     assert kinds == expected
 
 

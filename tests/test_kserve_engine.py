@@ -118,12 +118,25 @@ def test_our_selectors_match_what_kserve_created(local_cluster, deployed, stack:
     namespace, objects = deployed[stack.name]
     for isvc in _isvcs(objects):
         _wait_ready(local_cluster, namespace, isvc["metadata"]["name"])
-    # Every model pod that exists: KServe's predictors and the llama.cpp Deployments' pods.
-    pods = [p for p in local_cluster.list("pods", namespace) if p["metadata"]["labels"].get("app.kubernetes.io/component") != "otel-collector"]
+    # Every model pod that exists: KServe's predictors and the llama.cpp Deployments' pods (not the
+    # OTel collector, not the routed models' endpoint pickers).
+    every = local_cluster.list("pods", namespace)
+    pods = [p for p in every if p["metadata"]["labels"].get("app.kubernetes.io/component") not in ("otel-collector", "endpoint-picker")]
+    pickers = [p for p in every if p["metadata"]["labels"].get("app.kubernetes.io/component") == "endpoint-picker"]
     assert any("serving.kserve.io/inferenceservice" in p["metadata"]["labels"] for p in pods) == bool(_isvcs(objects))
     for obj in objects:
         kind = obj["kind"]
-        if kind == "ScaledObject":
+        if kind == "InferencePool":
+            # Exactly the pods KServe (or the chart's Deployment) made for that model.
+            model = obj["metadata"]["name"]
+            matched = [p for p in pods + pickers if _matches(obj["spec"]["selector"], p["metadata"]["labels"])]
+            assert matched and {_workload(p) for p in matched} == {model}, (model, [p["metadata"]["name"] for p in matched])
+        elif (kind == "NetworkPolicy" and obj["metadata"]["name"].endswith("-epp")) or (kind == "PodMonitor" and "endpoint-pickers" in obj["metadata"]["name"]):
+            selector = obj["spec"]["podSelector"] if kind == "NetworkPolicy" else obj["spec"]["selector"]
+            matched = [p["metadata"]["name"] for p in pods + pickers if _matches(selector, p["metadata"]["labels"])]
+            wanted = [p["metadata"]["name"] for p in pickers if kind == "PodMonitor" or p["metadata"]["name"].startswith(obj["metadata"]["name"] + "-")]
+            assert matched and sorted(matched) == sorted(wanted), (kind, obj["metadata"]["name"], matched)
+        elif kind == "ScaledObject":
             target = obj["spec"]["scaleTargetRef"]["name"]
             assert local_cluster.get("deployment", target, namespace), f"ScaledObject {obj['metadata']['name']} targets missing {target}"
         elif kind in ("PodMonitor", "PodDisruptionBudget") or kind == "NetworkPolicy":

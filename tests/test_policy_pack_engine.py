@@ -12,6 +12,7 @@ import pytest
 import yaml
 from conftest import REPO_ROOT, STACK_FILES
 
+from localcp.inference import gateway_objects
 from localcp.pulumi import PulumiWorkspace
 from policies.check import load, run
 
@@ -42,6 +43,9 @@ def models_only(config: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def workspace(local_cluster, pulumi_workspace) -> PulumiWorkspace:
+    # The Gateway the prod stack's routed models attach to (the cluster's gateway implementation
+    # would have created it; the program reads it before routing to it).
+    local_cluster.apply(gateway_objects())
     return pulumi_workspace(local_cluster)
 
 
@@ -51,6 +55,17 @@ def test_committed_stack_passes_the_pack(workspace: PulumiWorkspace, stack: Path
     result = workspace.preview(name, "--policy-pack", str(PACK), check=False)
     mandatory = {n for n, level in reported(result.stdout).items() if level == "mandatory"}
     assert result.returncode == 0 and mandatory == set(), result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_routed_stack_without_its_gateway_fails_preview_naming_it(workspace: PulumiWorkspace) -> None:
+    """Bad input: a Gateway that does not exist. The program reads it, so preview fails naming it
+    and nothing is created."""
+    config = models_only(stack_config(REPO_ROOT / "stacks" / "Pulumi.prod.yaml"))
+    platform = {**config["llm-platform:platform"], "inferenceGateway": {"enabled": True, "namespace": "gateway-system", "name": "missing-gw"}}
+    name = workspace.add_stack_config("prod-no-gateway", {**config, "llm-platform:platform": platform})
+    result = workspace.preview(name, check=False)
+    assert result.returncode != 0
+    assert "gateway-system/missing-gw" in result.stdout + result.stderr, (result.stdout + result.stderr)[-3000:]
 
 
 def test_production_without_api_key_is_blocked(workspace: PulumiWorkspace) -> None:
