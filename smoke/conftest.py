@@ -52,7 +52,7 @@ def _targets(config: pytest.Config) -> list[Target]:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "target" in metafunc.fixturenames:
         targets = _targets(metafunc.config)
-        metafunc.parametrize("target", targets, ids=[t.name for t in targets], scope="module")
+        metafunc.parametrize("target", targets, ids=[t.id for t in targets], scope="module")
 
 
 @pytest.fixture(scope="module")

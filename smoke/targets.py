@@ -27,17 +27,27 @@ class Target:
     interceptor (it routes by Host)."""
     adapters: tuple[str, ...] = ()
     """LoRA adapters served on this model: /v1/models must list each."""
+    via: Literal["service", "gateway"] = "service"
+    """How base_url reaches the model: its Service (or the HTTP add-on), or the inference gateway's
+    HTTPRoute and the model's endpoint picker (routed models are checked both ways)."""
+
+    @property
+    def id(self) -> str:
+        return self.name if self.via == "service" else f"{self.name}-via-gateway"
 
 
 def from_outputs(outputs: dict, api_key: str | None) -> list[Target]:
     models = outputs.get("models")
     if not isinstance(models, dict) or not models:
         raise ValueError("stack outputs have no `models` map; is this a stack of this project?")
-    return [
-        Target(name, m["baseUrl"], m["servedModelName"], m["runtime"], api_key, outputs.get("namespace"), m.get("host"),
-               tuple(m.get("adapters") or ()))
-        for name, m in sorted(models.items())
-    ]
+    targets = []
+    for name, m in sorted(models.items()):
+        common = dict(served_model_name=m["servedModelName"], runtime=m["runtime"], api_key=api_key,
+                      namespace=outputs.get("namespace"), adapters=tuple(m.get("adapters") or ()))  # fmt: skip
+        targets.append(Target(name, m["baseUrl"], host=m.get("host"), **common))
+        if m.get("gatewayBaseUrl"):
+            targets.append(Target(name, m["gatewayBaseUrl"], host=m.get("gatewayHost"), via="gateway", **common))
+    return targets
 
 
 def load_stack_outputs(path: str | None, stack: str | None) -> dict:

@@ -25,6 +25,8 @@ def _events(namespace: str) -> str:
 
 @pytest.fixture(scope="module")
 def pod(target: Target, kubectl_available: bool) -> dict:
+    if target.via == "gateway":
+        pytest.skip("not applicable: a model's pods are checked once, with its Service target")
     if not kubectl_available or not target.namespace:
         pytest.skip("not applicable: no cluster reachable through kubectl (or no namespace in the stack outputs)")
     pods = json.loads(_kubectl("get", "pods", "-n", target.namespace, "-l", f"llm-serving/model={target.name}", "-o", "json"))

@@ -53,6 +53,24 @@ def test_smoke_reads_targets_from_stack_outputs(fake_server, tmp_path: Path) -> 
     assert "6 passed" in result.stdout and "test_models_lists_served_name[tiny]" not in result.stdout
 
 
+def test_smoke_checks_a_routed_model_through_its_gateway_too(fake_server, tmp_path: Path) -> None:
+    """A routed model's outputs carry gatewayBaseUrl: the suite runs against it as well, by its own id."""
+    service, gateway = fake_server("healthy"), fake_server("healthy")
+    outputs = tmp_path / "outputs.json"
+    outputs.write_text(json.dumps({
+        "namespace": "llm-local",
+        "models": {"tiny": {"servedModelName": "fake-model", "baseUrl": service.base_url, "runtime": "llamacpp",
+                            "gatewayBaseUrl": gateway.base_url}},
+    }))  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "smoke", "-v", "-p", "no:cacheprovider", "--stack-outputs", str(outputs)],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "[tiny-via-gateway]" in result.stdout and "[tiny]" in result.stdout
+    assert result.stdout.count("PASSED") == 12, result.stdout[-3000:]
+
+
 def test_smoke_without_targets_says_how_to_give_them(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no pulumi on PATH
     result = subprocess.run([sys.executable, "-m", "pytest", "smoke", "-q", "-p", "no:cacheprovider"],
