@@ -199,8 +199,10 @@ class LocalCluster:
         return result
 
     def apply(self, objects: list[dict], field_manager: str = "llm-platform-tests") -> str:
-        """Server-side apply (forcing conflicts: the harness owns what it installs)."""
-        manifest = yaml.safe_dump_all(objects)
+        """Server-side apply (forcing conflicts: the harness owns what it installs). Each document is
+        written as JSON (valid YAML with every string quoted): kubectl's YAML 1.1 decoder would read
+        a bare `n` or `off` (a legal namespace or label value) as a boolean."""
+        manifest = "\n---\n".join(json.dumps(o) for o in objects)
         return self.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager", field_manager, "-f", "-",
                             stdin=manifest).stdout  # fmt: skip
 

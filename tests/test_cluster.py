@@ -109,3 +109,10 @@ def test_certificates_close_to_expiry_are_made_again(tmp_path, monkeypatch) -> N
     again = certs.ca(tmp_path, "ca")
     assert certs.valid(again.cert)
     assert certs.signed(tmp_path, "leaf", again, "/CN=leaf", certs.LOCAL_SANS).cert.read_bytes() != pem
+
+
+def test_apply_keeps_yaml_1_1_boolean_words_as_strings(local_cluster) -> None:
+    """`n` is a legal namespace name; kubectl's YAML 1.1 decoder reads a bare n as false."""
+    local_cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "labels": {"flag": "off"}}}])
+    namespace = local_cluster.get("namespace", "n")
+    assert namespace and namespace["metadata"]["labels"]["flag"] == "off"
