@@ -101,6 +101,11 @@ PLATFORM_CHARTS: dict[str, ChartPin] = {
     # The controller chart has been called kserve-resources since KServe v0.17.0 (kserve/kserve#5190);
     # no chart named `kserve` exists at v0.20.0.
     "kserve-resources": ChartPin("kserve-resources", KSERVE_VERSION, "oci://ghcr.io/kserve/charts"),
+    # The local model cache (platform.kserve.localModel): its CRDs and its controller + node agent
+    # ship as two more charts of the same release (repo charts/kserve-localmodel-{crd,resources});
+    # kserve-resources only carries the inferenceservice-config key. Not in ../shared/charts yet.
+    "kserve-localmodel-crd": ChartPin("kserve-localmodel-crd", KSERVE_VERSION, "oci://ghcr.io/kserve/charts"),
+    "kserve-localmodel-resources": ChartPin("kserve-localmodel-resources", KSERVE_VERSION, "oci://ghcr.io/kserve/charts"),
     "keda": ChartPin("keda", "2.20.2", "https://kedacore.github.io/charts"),
     # 0.12.0: HTTPScaledObject's skip-scaledobject-creation annotation lets the model's own
     # ScaledObject carry the add-on's external-push trigger next to the queue trigger.

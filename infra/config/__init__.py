@@ -145,6 +145,9 @@ class PlannerSettings(Strict):
     vllm_warmup_seconds: int = Field(default=180, ge=0)
     """vLLM start-up after loading: torch.compile and CUDA-graph capture."""
     llamacpp_warmup_seconds: int = Field(default=15, ge=0)
+    download_throughput_mib_s: float = Field(default=100, gt=0)
+    """Rate at which a new replica downloads hf:// or s3:// weights before its server starts
+    (KServe's storage initializer): the part of a cold start a node cache (models' cache) removes."""
 
 
 class StackConfig(Strict):
@@ -199,6 +202,33 @@ class StackConfig(Strict):
         return self
 
     @model_validator(mode="after")
+    def _cache_node_groups_exist(self) -> StackConfig:
+        """A cached model names a node group of platform.kserve.localModel (KServe itself would
+        requeue a LocalModelCache with an unknown group forever and block its deletion)."""
+        local = self.platform.kserve.local_model
+        for i, model in enumerate(self.models):
+            cache = getattr(model, "cache", None)
+            if cache is None or not cache.enabled:
+                continue
+            if not local.enabled:
+                raise ValueError(f"models[{i}].cache.enabled: needs platform.kserve.localModel.enabled true (KServe's "
+                                 "local-model controller and node agent), got cache.enabled true")  # fmt: skip
+            groups = sorted(local.node_groups)
+            if cache.node_group is None and len(groups) != 1:
+                raise ValueError(f"models[{i}].cache.nodeGroup: required when platform.kserve.localModel has "
+                                 f"{len(groups)} node groups ({', '.join(groups) or 'none'}), got none")  # fmt: skip
+            if cache.node_group is not None and cache.node_group not in local.node_groups:
+                raise ValueError(f"models[{i}].cache.nodeGroup: no node group {cache.node_group!r} in "
+                                 f"platform.kserve.localModel.nodeGroups ({', '.join(groups) or 'none'})")  # fmt: skip
+            group = local.node_groups[cache.node_group or groups[0]]
+            wanted = {**model.node_selector, **({"nvidia.com/gpu.product": model.gpu.product} if model.gpu.product else {})}
+            clash = {k: v for k, v in wanted.items() if k in group.node_selector and group.node_selector[k] != v}
+            if clash:
+                raise ValueError(f"models[{i}].cache.nodeGroup: the group's nodes ({group.node_selector}) are not the ones "
+                                 f"this model runs on ({clash}): its pods could never use the cached copy")  # fmt: skip
+        return self
+
+    @model_validator(mode="after")
     def _picker_reads_metrics(self) -> StackConfig:
         """llama-server answers /metrics only with the API key (its middleware exempts /health and
         /models alone), and the picker's metrics source sends no credentials: it would score every
@@ -236,7 +266,7 @@ class StackConfig(Strict):
 
     def chart_values(self) -> ChartValues:
         return ChartValues(
-            models=self.models,
+            models=[self._with_cache_group(m) for m in self.models],
             storage_secret_name=STORAGE_SECRET_NAME if self.hf_token else None,
             observability=self.observability,
             environment=self.environment,
@@ -247,6 +277,17 @@ class StackConfig(Strict):
             prometheus_release=self.platform.monitoring.release_name,
             inference_gateway=self.platform.inference_gateway,
         )
+
+    def _with_cache_group(self, model: Any) -> Any:
+        """A cached model with its node group resolved, and scheduled on that group's nodes (the
+        group's node selector joins the model's): the copy is only there."""
+        cache = getattr(model, "cache", None)
+        if cache is None or not cache.enabled:
+            return model
+        groups = self.platform.kserve.local_model.node_groups
+        name = cache.node_group or next(iter(groups))
+        return model.model_copy(update={"cache": cache.model_copy(update={"node_group": name}),
+                                        "node_selector": {**groups[name].node_selector, **model.node_selector}})
 
     def _network_policy(self) -> NetworkPolicySettings:
         """The stack's policy with the platform's namespaces: Prometheus (scrapes), the Knative

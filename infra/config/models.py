@@ -12,6 +12,7 @@ from infra.architecture import Architecture
 from infra.config.base import Strict
 from infra.config.vllm_options import Lora, Speculative
 from infra.config.types import DNS1035, MODEL_NAME_MAX, Image, ModelSource, Resources, Toleration
+from infra.config.local_model import CACHEABLE_SCHEMES, ModelCache
 from infra.config.observability import AlertThresholds
 from infra.config.routing import Routing
 from infra.config.scaling import Autoscaling, Rollout
@@ -200,6 +201,9 @@ class VllmModel(ModelBase):
     """Weight/activation dtype; auto takes the checkpoint's (AWQ checkpoints are float16)."""
     gpu: Gpu
     """GPUs per replica and, optionally, the GPU product to schedule on."""
+    cache: ModelCache = Field(default_factory=ModelCache)
+    """Keep the weights on the GPU nodes (KServe LocalModelCache): a new replica starts without
+    downloading the checkpoint. Needs platform.kserve.localModel."""
     resources: Resources = Field(default_factory=lambda: Resources(cpu="4", memory="32Gi"))
     """CPU/memory next to the GPUs; weights pass through host memory while loading."""
     max_num_batched_tokens: int | None = Field(default=None, gt=0)
@@ -282,6 +286,17 @@ class VllmModel(ModelBase):
         return self
 
     @model_validator(mode="after")
+    def _cacheable_source(self) -> VllmModel:
+        scheme = self.source.uri.split("://", 1)[0]
+        if self.cache.enabled and scheme not in CACHEABLE_SCHEMES:
+            raise ValueError(
+                f"cache.enabled: the cache's download Job (KServe's storage initializer) fetches "
+                f"{' and '.join(s + '://' for s in CACHEABLE_SCHEMES)} sources; a {scheme}:// source is already a volume, "
+                f"got source.uri {self.source.uri!r}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _canary_needs_knative(self) -> VllmModel:
         if self.rollout.canary_traffic_percent is not None and self.autoscaling.mode != "knative":
             raise ValueError(
@@ -340,6 +355,9 @@ class LlamaCppModel(ModelBase):
                     "autoscaling.mode: knative serves KServe InferenceServices (vLLM); llama.cpp "
                     "models scale with keda or none, got 'knative'"
                 )
+            if data.get("cache") is not None:
+                raise ValueError("cache: the node cache (KServe LocalModelCache) serves KServe InferenceServices (vLLM, SGLang); "
+                                 f"llama.cpp models fetch their GGUF themselves, got {data['cache']!r}")  # fmt: skip
             if isinstance(data.get("rollout"), dict) and data["rollout"].get("canaryTrafficPercent") is not None:
                 raise ValueError("rollout.canaryTrafficPercent: canaries need a Knative (vLLM) model, got a llama.cpp model")
             if data.get("quantization") == "awq":

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from infra.config.base import Strict
+from infra.config.local_model import LocalModelSettings
 from infra.config.routing import InferenceGateway
 from infra.config.types import DNS1035
 
@@ -84,6 +85,8 @@ class KServe(Component):
     istio_virtual_hosts: bool = False
     """Create Istio VirtualServices for InferenceServices (only with Istio as the mesh/ingress);
     off, KServe skips them instead of warning VirtualServiceCRDNotFound on every reconcile."""
+    local_model: LocalModelSettings = Field(default_factory=LocalModelSettings)
+    """Model weights cached on GPU node groups (models' cache)."""
     ingress_namespace: str = Field(default="ingress-nginx", pattern=DNS1035)
     """Namespace of the ingress controller serving ingress_class_name (ingress-nginx's default). With
     an ingress class set, the models' NetworkPolicy admits it: KServe's Ingress would else route to

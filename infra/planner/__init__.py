@@ -35,6 +35,15 @@ class ModelPlan:
     plan: VllmPlan | LlamaCppPlan
     startup_budget_seconds: int
     startup_failure_threshold: int
+    download_seconds: int = 0
+    """Weight download before the server starts (hf://, s3:// at planner.downloadThroughputMibS)."""
+    cached: bool = False
+    """The weights are on the node (cache.enabled): a new replica skips the download."""
+
+    @property
+    def ready_seconds(self) -> int:
+        """Estimated time from a new replica's scheduling to ready: download (unless cached) + start-up."""
+        return self.startup_budget_seconds + (0 if self.cached else self.download_seconds)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +52,9 @@ class ModelPlan:
             "gpu": self.gpu,
             "startup_budget_seconds": self.startup_budget_seconds,
             "startup_failure_threshold": self.startup_failure_threshold,
+            "download_seconds": self.download_seconds,
+            "cached": self.cached,
+            "ready_seconds": self.ready_seconds,
             **self.plan.as_dict(),
         }
 
@@ -201,8 +213,12 @@ def _plan_vllm_model(model: VllmModel, where: str, settings: PlannerSettings) ->
     update: dict[str, Any] = {"max_num_seqs": plan.max_num_seqs} if model.max_num_seqs is None else {}
     if isinstance(model, SglangModel) and model.mem_fraction_static is None:
         update["mem_fraction_static"] = static
-    update.update(_ephemeral_storage(model, replica_weights, VLLM_SCRATCH_GIB))
-    return ModelPlan(model.name, model.runtime, f"{model.gpu.count}x {gpu}", plan, seconds, threshold), update
+    downloaded = 0 if model.cache.enabled else replica_weights
+    update.update(_ephemeral_storage(model, downloaded, VLLM_SCRATCH_GIB))
+    if model.cache.enabled and model.cache.model_size is None:
+        update["cache"] = model.cache.model_copy(update={"model_size": f"{math.ceil(replica_weights * 1.05 / GIB)}Gi"})
+    download = _download_seconds(model, replica_weights, settings)
+    return ModelPlan(model.name, model.runtime, f"{model.gpu.count}x {gpu}", plan, seconds, threshold, download, model.cache.enabled), update
 
 
 def _plan_llamacpp_model(model: LlamaCppModel, where: str, settings: PlannerSettings) -> tuple[ModelPlan, dict[str, Any]]:
@@ -221,7 +237,13 @@ def _plan_llamacpp_model(model: LlamaCppModel, where: str, settings: PlannerSett
         plan.warnings.append(f"ggufFile {model.gguf_file!r} does not name its GGUF type: weights planned as {model.quantization} "
                              "(declared); check the file's type (gguf-dump) if the plan matters")  # fmt: skip
     seconds, threshold = startup_threshold(plan.weights_gib * GIB, settings.llamacpp_warmup_seconds, model.probes, settings)
-    return ModelPlan(model.name, "llamacpp", "cpu", plan, seconds, threshold), _ephemeral_storage(model, plan.weights_gib * GIB, LLAMACPP_SCRATCH_GIB)
+    download = _download_seconds(model, plan.weights_gib * GIB, settings)
+    return (ModelPlan(model.name, "llamacpp", "cpu", plan, seconds, threshold, download),
+            _ephemeral_storage(model, plan.weights_gib * GIB, LLAMACPP_SCRATCH_GIB))  # fmt: skip
+
+
+def _download_seconds(model: Model, weight_bytes: float, settings: PlannerSettings) -> int:
+    return 0 if model.source.uri.startswith("pvc://") else math.ceil(weight_bytes / (settings.download_throughput_mib_s * MIB))
 
 
 # Node-local disk a server needs besides downloaded weights: vLLM/SGLang's torch.compile, Triton and
@@ -260,6 +282,29 @@ def plan_stack(config: StackConfig) -> StackPlan:
             update["probes"] = model.probes.model_copy(update={"startup_failure_threshold": plan.startup_failure_threshold})
         plans.append(plan)
         resolved.append(model.model_copy(update=update))
+    errors += _cache_capacity_errors(config, resolved)
     if errors:
         raise ConfigError(errors)
     return StackPlan(models=plans, config=config.model_copy(update={"models": resolved}))
+
+
+def _cache_capacity_errors(config: StackConfig, models: list[Model]) -> list[str]:
+    """The cached models of a node group must fit its per-node capacity together (every node of the
+    group holds every model cached there; KServe checks neither modelSize nor storageLimit)."""
+    groups = config.platform.kserve.local_model.node_groups
+    used: dict[str, float] = {}
+    errors = []
+    for i, model in enumerate(config.models):
+        resolved = next((m for m in models if m.name == model.name), None)
+        cache = getattr(resolved, "cache", None)
+        if cache is None or not cache.enabled or not groups:
+            continue
+        name = cache.node_group or next(iter(groups))
+        size, capacity = float(parse_quantity(cache.model_size)), float(parse_quantity(groups[name].capacity))
+        used[name] = used.get(name, 0.0) + size
+        if used[name] > capacity:
+            others = used[name] - size
+            errors.append(f"models[{i}].cache.nodeGroup: {model.name}'s weights ({size / GIB:.1f} GiB) do not fit node group {name!r}: "
+                          f"capacity {groups[name].capacity}, {others / GIB:.1f} GiB already taken by the models cached before it; "
+                          "raise the group's capacity, cache it in another group, or turn cache off for a model")  # fmt: skip
+    return errors

@@ -7,7 +7,16 @@ import json
 from infra.planner import ModelPlan
 from infra.planner.llamacpp import LlamaCppPlan
 
-COLUMNS = ("model", "runtime", "hardware", "weights/GPU", "KV/token", "KV budget", "KV tokens", "max conc.", "max seqs", "startup")
+COLUMNS = ("model", "runtime", "hardware", "weights/GPU", "KV/token", "KV budget", "KV tokens", "max conc.", "max seqs", "startup",
+           "ready (no cache / cached)")
+
+
+def _ready(p: ModelPlan) -> str:
+    """New replica to ready: download + start-up, and without the download when the node caches it."""
+    cold = p.startup_budget_seconds + p.download_seconds
+    if p.runtime == "llamacpp":
+        return f"{cold}s / n/a"
+    return f"{cold}s / {p.startup_budget_seconds}s{' (cached)' if p.cached else ''}"
 
 
 def _row(p: ModelPlan) -> tuple[str, ...]:
@@ -16,11 +25,11 @@ def _row(p: ModelPlan) -> tuple[str, ...]:
         q = p.plan
         return (p.name, p.runtime, p.gpu, f"{q.weights_gib:.2f} GiB", f"{q.kv_bytes_per_token // 1024} KiB",
                 f"{q.total_gib:.2f}/{q.memory_limit_gib:.2f} GiB", f"{q.ctx_size:,}", f"{q.ctx_size // q.per_slot_context}",
-                f"{q.ctx_size // q.per_slot_context} slots", startup)  # fmt: skip
+                f"{q.ctx_size // q.per_slot_context} slots", startup, _ready(p))  # fmt: skip
     v = p.plan
     seqs = f"{v.max_num_seqs}{' (derived)' if v.max_num_seqs_derived else ''}"
     return (p.name, p.runtime, p.gpu, f"{v.weights_gib:.2f} GiB", f"{v.kv_bytes_per_token // 1024} KiB",
-            f"{v.available_kv_gib:.2f} GiB", f"{v.kv_cache_tokens:,}", f"{v.max_concurrency:.2f}x", seqs, startup)  # fmt: skip
+            f"{v.available_kv_gib:.2f} GiB", f"{v.kv_cache_tokens:,}", f"{v.max_concurrency:.2f}x", seqs, startup, _ready(p))  # fmt: skip
 
 
 def table(plans: list[ModelPlan]) -> str:

@@ -89,6 +89,11 @@ REGISTRY_VALUES: dict[str, Callable[[str], dict[str, Any]]] = {
     "knative-operator": _knative_operator,
     "kserve-crd": lambda r: {},
     "kserve-resources": _kserve_resources,
+    "kserve-localmodel-crd": lambda r: {},
+    # kserve-localmodel-resources values.yaml v0.20.0: the controller and the node agent.
+    "kserve-localmodel-resources": lambda r: {"kserve": {
+        "localmodel": {"controller": {"image": f"{r}/kserve/kserve-localmodel-controller"}},
+        "localmodelnode": {"controller": {"image": f"{r}/kserve/kserve-localmodelnode-agent"}}}},
     "keda": lambda r: {"global": {"image": {"registry": r}}},
     "keda-add-ons-http": _keda_http,
 }

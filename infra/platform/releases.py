@@ -79,7 +79,9 @@ def _charts(key: str, component: Component) -> list[tuple[str, str]]:
         assert isinstance(component, Monitoring)
         return [("kube-prometheus-stack", component.release_name)]
     if key == "kserve":
-        return [("kserve-crd", "kserve-crd"), ("kserve-resources", "kserve")]
+        assert isinstance(component, KServe)
+        local = [("kserve-localmodel-crd", "kserve-localmodel-crd"), ("kserve-localmodel-resources", "kserve-localmodel")]
+        return [("kserve-crd", "kserve-crd"), ("kserve-resources", "kserve"), *(local if component.local_model.enabled else [])]
     if key == "keda":
         assert isinstance(component, Keda)
         return [("keda", "keda"), *([("keda-add-ons-http", "keda-add-ons-http")] if component.http_addon else [])]
@@ -109,6 +111,9 @@ def _values(pin_name: str, component: Component, monitoring: bool) -> dict[str, 
     if pin_name == "kserve-resources":
         assert isinstance(component, KServe)
         return kserve_controller_values(component)
+    if pin_name == "kserve-localmodel-resources":
+        assert isinstance(component, KServe)
+        return localmodel_values(component)
     if pin_name == "keda":
         return {"prometheus": {"operator": {"enabled": True, "serviceMonitor": {"enabled": monitoring}}}}
     return {}
@@ -134,4 +139,24 @@ def kserve_controller_values(s: KServe) -> dict[str, Any]:
                                "disableIstioVirtualHost": not s.istio_virtual_hosts}  # fmt: skip
     if s.ingress_class_name:
         gateway["ingressGateway"] = {"className": s.ingress_class_name}
-    return {"kserve": {"controller": {"deploymentMode": s.default_deployment_mode, "gateway": gateway}}}
+    values: dict[str, Any] = {"kserve": {"controller": {"deploymentMode": s.default_deployment_mode, "gateway": gateway}}}
+    if s.local_model.enabled:
+        # inferenceservice-config localModel (files/common/configmap-patch.yaml): the defaulter looks
+        # caches up only when enabled; downloads run as Jobs in jobNamespace.
+        values["kserve"]["localmodel"] = {"enabled": True, "jobNamespace": s.local_model.job_namespace}
+    return values
+
+
+def localmodel_values(s: KServe) -> dict[str, Any]:
+    """kserve-localmodel-resources values (v0.20.0 values.yaml): only its own objects (the shared
+    ones, inferenceservice-config included, come from kserve-resources), and the node agent on
+    every node of every cache node group (one affinity term per group: terms are ORed) instead of
+    the chart's `kserve/localmodel: worker` label, tolerating the GPU taint."""
+    terms = [{"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(g.node_selector.items())]}
+             for _, g in sorted(s.local_model.node_groups.items())]  # fmt: skip
+    agent: dict[str, Any] = {"nodeSelector": {}, "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}
+    if terms:
+        agent["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}
+    return {"kserve": {"createSharedResources": False,
+                       "localmodel": {"enabled": True, "jobNamespace": s.local_model.job_namespace},
+                       "localmodelnode": {"controller": agent}}}  # fmt: skip

@@ -617,3 +617,13 @@ app.kubernetes.io/version: {{ .root.Values.eppImage | splitList ":" | last | tru
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 llm-serving/environment: {{ .root.Values.environment }}
 {{- end -}}
+
+{{/* Weights cached on the node group (cache.enabled with a node group resolved): "true" or empty. */}}
+{{- define "llm-serving.cached" -}}
+{{- if and (ne .runtime "llamacpp") .cache .cache.enabled .cache.nodeGroup -}}true{{- end -}}
+{{- end -}}
+
+{{/* LocalModelCache name: cluster-scoped, so the namespace is part of it. */}}
+{{- define "llm-serving.cacheName" -}}
+{{- printf "%s-%s" .root.Release.Namespace .model.name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}

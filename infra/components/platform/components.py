@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from infra.components.platform.base import PlatformComponent
 from infra.config.platform import ACTIVATOR_POD_MONITOR_SPEC, KNATIVE_FEATURES, KNATIVE_OBSERVABILITY
+from infra.config.local_model import NodeGroup
 from infra.config.platform import Knative as KnativeSettings
 from infra.versions import KNATIVE_SERVING_VERSION
 
@@ -72,10 +73,43 @@ def activator_pod_monitor(name: str, namespace: str, parent: pulumi.Resource, af
 
 
 class KServe(PlatformComponent):
-    """KServe CRDs, then the controller, with the stack's default deployment mode."""
+    """KServe CRDs, then the controller, with the stack's default deployment mode; with the local
+    model cache, its charts, the download Jobs' namespace and one LocalModelNodeGroup per group."""
 
     type_name = "llm-platform:platform:KServe"
+
+    def extra_resources(self, name: str, depends_on: list[pulumi.Resource]) -> list[pulumi.Resource]:
+        local = self.args.settings.local_model  # type: ignore[attr-defined]
+        if not local.enabled:
+            return []
+        jobs = k8s.core.v1.Namespace(f"{name}-localmodel-jobs", metadata=k8s.meta.v1.ObjectMetaArgs(name=local.job_namespace),
+                                     opts=pulumi.ResourceOptions(parent=self))  # fmt: skip
+        groups = [
+            k8s.apiextensions.CustomResource(
+                f"{name}-nodegroup-{group}", api_version="serving.kserve.io/v1alpha1", kind="LocalModelNodeGroup",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=group), spec=node_group_spec(settings),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+            )
+            for group, settings in sorted(local.node_groups.items())
+        ]  # fmt: skip
+        return [jobs, *groups]
 
 
 class Keda(PlatformComponent):
     type_name = "llm-platform:platform:Keda"
+
+
+def node_group_spec(group: NodeGroup) -> dict:
+    """LocalModelNodeGroup spec (KServe v0.20 local_model_node_group_types.go): the group's nodes are
+    the local PersistentVolume's node affinity (KServe's CheckNodeAffinity matches nodes against it;
+    without it no node belongs), its size the group's storage limit."""
+    affinity = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+        {"key": k, "operator": "In", "values": [v]} for k, v in sorted(group.node_selector.items())]}]}}  # fmt: skip
+    return {
+        "storageLimit": group.capacity,
+        "persistentVolumeSpec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": group.capacity},
+                                 "local": {"path": group.local_path}, "storageClassName": group.storage_class,
+                                 "persistentVolumeReclaimPolicy": "Delete", "volumeMode": "Filesystem", "nodeAffinity": affinity},
+        "persistentVolumeClaimSpec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": group.capacity}},
+                                      "storageClassName": group.storage_class, "volumeMode": "Filesystem"},
+    }  # fmt: skip
