@@ -12,6 +12,7 @@ import ssl
 from pathlib import Path
 
 import httpx
+import yaml
 
 from localcp.certs import serving_cert
 from localcp.cluster import LocalCluster
@@ -36,18 +37,44 @@ def chart_objects(chart: str, values: dict, namespace: str = NAMESPACE) -> list[
     return render_chart(chart, pin("KSERVE_VERSION"), values, release="kserve", namespace=namespace)
 
 
+def module_dir() -> Path:
+    """The pinned KServe release's Go module (in the Go module cache since the toolchain built
+    its manager from it): the source of what ../shared/charts lacks, e.g. the local-model CRDs."""
+    import json
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        result = subprocess.run(["go", "mod", "download", "-json", f"github.com/kserve/kserve@{pin('KSERVE_VERSION')}"],
+                                capture_output=True, text=True, cwd=scratch, timeout=600, env={**os.environ, "GOFLAGS": "-mod=mod"})  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"go mod download github.com/kserve/kserve failed: {result.stderr[-1000:]}")
+    return Path(json.loads(result.stdout)["Dir"])
+
+
+def local_model_crds() -> list[dict]:
+    """serving.kserve.io LocalModel* CRDs of the release (charts/kserve-localmodel-crd upstream: the
+    same files as config/crd/full/localmodel)."""
+    return [yaml.safe_load(p.read_text()) for p in sorted((module_dir() / "config" / "crd" / "full" / "localmodel").glob("serving.kserve.io_*.yaml"))]
+
+
 class KServeController:
-    def __init__(self, cluster: LocalCluster, state: Path, *, install: bool = True):
+    def __init__(self, cluster: LocalCluster, state: Path, *, install: bool = True, values: dict | None = None):
         """install=False: the kserve-resources chart is already installed (platform layer on);
-        only the manager runs here, and route() gives a WebhookRouter what to rewrite."""
+        only the manager runs here, and route() gives a WebhookRouter what to rewrite.
+        values: kserve-resources values (default VALUES); with kserve.localmodel.enabled the
+        local-model CRDs are installed too and the defaulter looks caches up."""
         self.cluster, self.state, self.install_chart_objects = cluster, state.resolve(), install
+        self.values = values or VALUES
         self.process = LocalProcess("kserve-manager", self.state)
         self.ports = {name: free_port() for name in ("webhook", "metrics", "probe")}
 
     def install(self) -> None:
         """CRDs, namespace, config and webhook registrations (server-side apply, idempotent)."""
         crds = chart_objects("kserve-crd", {})
-        kept = [o for o in chart_objects("kserve-resources", VALUES) if o["kind"] in KEPT_KINDS]
+        if self.values.get("kserve", {}).get("localmodel", {}).get("enabled"):
+            crds += local_model_crds()
+        kept = [o for o in chart_objects("kserve-resources", self.values) if o["kind"] in KEPT_KINDS]
         self.cluster.apply(crds, field_manager="kserve-chart")
         self.cluster.wait_crds_established(60, [c["metadata"]["name"] for c in crds])
         self.cluster.kubectl("create", "namespace", NAMESPACE, check=False)

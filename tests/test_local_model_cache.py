@@ -101,7 +101,10 @@ def test_chart_caches_the_exact_uri_the_inference_service_downloads() -> None:
 def test_uncached_model_gets_no_cache_object() -> None:
     objects = _rendered(vllm_entry())
     assert objects_of(objects, "LocalModelCache") == []
-    assert "serving.kserve.io/nodegroup" not in objects_of(objects, "InferenceService")[0]["metadata"]["annotations"]
+    annotations = objects_of(objects, "InferenceService")[0]["metadata"]["annotations"]
+    assert "serving.kserve.io/nodegroup" not in annotations
+    # KServe matches caches by URI: an uncached model opts out explicitly (see test_local_model_engine).
+    assert annotations["serving.kserve.io/disable-localmodel"] == "true"
 
 
 def test_knative_deadline_drops_the_download_when_cached() -> None:

@@ -1,0 +1,104 @@
+"""The warm pool against the real KServe v0.20.0 controller manager (its InferenceService
+defaulter and pod mutator), with inferenceservice-config from the kserve-resources chart rendered
+with the platform layer's values (localModel enabled) and the release's LocalModel CRDs: the chart's
+LocalModelCache makes KServe label the cached model's InferenceService, and the predictor pod the
+controller builds mounts the node group's volume instead of running the download init container;
+an uncached model in the same stack still downloads.
+
+Not here yet: KServe's local-model controller and node agent (cmd/localmodel, cmd/localmodelnode),
+which create the group's volumes and download on each node (so the cached pod stays Pending on its
+missing claim)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from conftest import running, vllm_entry, wait_for
+
+from infra.chart import render
+from infra.components.platform.components import node_group_spec
+from infra.planner import plan_stack
+from infra.platform.releases import kserve_controller_values
+from infra.program import MODEL_NAMESPACE_LABELS
+from infra.stack import parse
+from localcp.cluster import LocalCluster
+from localcp.kserve import KServeController
+
+pytestmark = pytest.mark.engine
+NAMESPACE = "llm-cache"
+PLATFORM = {"kserve": {"localModel": {"enabled": True, "nodeGroups": {
+    "l4": {"capacity": "200Gi", "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-L4"}}}}}}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def config():
+    return plan_stack(parse({"namespace": NAMESPACE, "platform": PLATFORM,
+                             "models": [vllm_entry(name="cached", cache={"enabled": True}), vllm_entry(name="plain")]})).config  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    yield from running(LocalCluster(tmp_path_factory.mktemp("cache-cluster")), "local cluster")
+
+
+@pytest.fixture(scope="module")
+def kserve(cluster: LocalCluster, config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[KServeController]:
+    values = kserve_controller_values(config.platform.kserve)
+    yield from running(KServeController(cluster, tmp_path_factory.mktemp("kserve"), values=values), "KServe controller manager")
+
+
+@pytest.fixture(scope="module")
+def deployed(cluster: LocalCluster, kserve: KServeController, config) -> list[dict]:
+    objects = render(config.chart_values(), release="llm", namespace=NAMESPACE)
+    groups = [{"apiVersion": "serving.kserve.io/v1alpha1", "kind": "LocalModelNodeGroup", "metadata": {"name": name},
+               "spec": node_group_spec(group)} for name, group in config.platform.kserve.local_model.node_groups.items()]  # fmt: skip
+    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": MODEL_NAMESPACE_LABELS}}, *groups])
+    # The caches first: KServe's defaulter looks them up when an InferenceService is admitted.
+    cluster.apply([o for o in objects if o["kind"] == "LocalModelCache"])
+    cluster.apply([o for o in objects if o["kind"] != "LocalModelCache"])
+    return objects
+
+
+def _predictor_pod(cluster: LocalCluster, model: str) -> dict:
+    def found():
+        pods = cluster.list("pods", NAMESPACE, selector=f"serving.kserve.io/inferenceservice={model}")
+        return pods[0] if pods else None
+
+    return wait_for(found, 90, f"a predictor pod of {model}")
+
+
+def test_kserve_admits_the_cache_and_node_group(cluster: LocalCluster, deployed: list[dict]) -> None:
+    assert cluster.get("localmodelcache", f"{NAMESPACE}-cached") is not None
+    assert cluster.get("localmodelnodegroup", "l4") is not None
+
+
+def test_kserve_labels_the_cached_inference_service(cluster: LocalCluster, deployed: list[dict]) -> None:
+    """KServe v0.20 inference_service_defaults.go setLocalModelLabel: the storageUri matched the cache."""
+    isvc = cluster.get("inferenceservice", "cached", NAMESPACE)
+    assert isvc["metadata"]["labels"]["internal.serving.kserve.io/localmodel"] == f"{NAMESPACE}-cached"
+    assert isvc["metadata"]["annotations"]["internal.serving.kserve.io/localmodel-pvc-name"] == f"{NAMESPACE}-cached-l4"
+    plain = cluster.get("inferenceservice", "plain", NAMESPACE)
+    assert "internal.serving.kserve.io/localmodel" not in plain["metadata"].get("labels", {})
+
+
+def test_cached_predictor_mounts_the_group_volume_without_a_download(cluster: LocalCluster, deployed: list[dict]) -> None:
+    pod = _predictor_pod(cluster, "cached")
+    init = [c["name"] for c in pod["spec"].get("initContainers", [])]
+    assert "storage-initializer" not in init, init
+    claims = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName") for v in pod["spec"]["volumes"]}
+    assert claims.get("kserve-pvc-source") == f"{NAMESPACE}-cached-l4", claims
+    mounts = {m["name"]: m for c in pod["spec"]["containers"] for m in c.get("volumeMounts", [])}
+    assert mounts["kserve-pvc-source"]["mountPath"] == "/mnt/models"
+
+
+def test_uncached_predictor_still_downloads(cluster: LocalCluster, deployed: list[dict]) -> None:
+    """`plain` has the same URI as `cached`: KServe would match it to the cache by URI; the chart's
+    disable-localmodel annotation keeps cache: false meaning what it says."""
+    pod = _predictor_pod(cluster, "plain")
+    assert "storage-initializer" in [c["name"] for c in pod["spec"].get("initContainers", [])]
+
+
+def test_cached_predictor_runs_on_the_group_nodes(cluster: LocalCluster, deployed: list[dict]) -> None:
+    pod = _predictor_pod(cluster, "cached")
+    assert pod["spec"]["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-L4"
