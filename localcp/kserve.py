@@ -115,3 +115,34 @@ class KServeController:
 
     def stop(self) -> None:
         self.process.stop()
+
+
+class LocalModelController:
+    """KServe's local-model controller (cmd/localmodel of the pinned release, built by the toolchain
+    component `kservelocal`): reconciles LocalModelCaches into one LocalModelNode per Ready node of
+    each node group, the group's download volume and claim in the jobs namespace, and a claim in
+    every namespace whose InferenceServices use the cache. Its validating webhook server listens on
+    127.0.0.1 (the webhook registration itself is not installed here)."""
+
+    def __init__(self, cluster: LocalCluster, state: Path):
+        self.cluster, self.state = cluster, state.resolve()
+        self.process = LocalProcess("kserve-localmodel", self.state)
+        self.ports = {name: free_port() for name in ("webhook", "metrics", "probe")}
+
+    def start(self, timeout: float = 60) -> LocalModelController:
+        serving_cert(self.state / "tmp" / "k8s-webhook-server" / "serving-certs", "kserve-localmodel-webhook")
+        env = {**os.environ, "POD_NAMESPACE": NAMESPACE, "TMPDIR": str(self.state / "tmp")}
+        self.process.start_ready([str(bin_dir("kservelocal") / "kserve-localmodel-controller"), "--kubeconfig", str(self.cluster.kubeconfig),
+                                  "--metrics-addr", f"127.0.0.1:{self.ports['metrics']}",
+                                  "--health-probe-addr", f"127.0.0.1:{self.ports['probe']}",
+                                  "--webhook-port", str(self.ports["webhook"])], self._ready, timeout, env=env)  # fmt: skip
+        return self
+
+    def _ready(self) -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{self.ports['probe']}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> bool:
+        return self.process.stop()

@@ -23,7 +23,7 @@ from infra.platform.releases import kserve_controller_values
 from infra.program import MODEL_NAMESPACE_LABELS
 from infra.stack import parse
 from localcp.cluster import LocalCluster
-from localcp.kserve import KServeController
+from localcp.kserve import KServeController, LocalModelController
 
 pytestmark = pytest.mark.engine
 NAMESPACE = "llm-cache"
@@ -49,11 +49,18 @@ def kserve(cluster: LocalCluster, config, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture(scope="module")
-def deployed(cluster: LocalCluster, kserve: KServeController, config) -> list[dict]:
+def local_model(cluster: LocalCluster, kserve: KServeController, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModelController]:
+    yield from running(LocalModelController(cluster, tmp_path_factory.mktemp("localmodel")), "KServe local-model controller")
+
+
+@pytest.fixture(scope="module")
+def deployed(cluster: LocalCluster, kserve: KServeController, local_model: LocalModelController, config) -> list[dict]:
     objects = render(config.chart_values(), release="llm", namespace=NAMESPACE)
     groups = [{"apiVersion": "serving.kserve.io/v1alpha1", "kind": "LocalModelNodeGroup", "metadata": {"name": name},
                "spec": node_group_spec(group)} for name, group in config.platform.kserve.local_model.node_groups.items()]  # fmt: skip
-    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": MODEL_NAMESPACE_LABELS}}, *groups])
+    jobs = config.platform.kserve.local_model.job_namespace
+    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": MODEL_NAMESPACE_LABELS}},
+                   {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": jobs}}, *groups])  # fmt: skip
     # The caches first: KServe's defaulter looks them up when an InferenceService is admitted.
     cluster.apply([o for o in objects if o["kind"] == "LocalModelCache"])
     cluster.apply([o for o in objects if o["kind"] != "LocalModelCache"])
@@ -102,3 +109,26 @@ def test_uncached_predictor_still_downloads(cluster: LocalCluster, deployed: lis
 def test_cached_predictor_runs_on_the_group_nodes(cluster: LocalCluster, deployed: list[dict]) -> None:
     pod = _predictor_pod(cluster, "cached")
     assert pod["spec"]["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-L4"
+
+
+def test_the_cache_is_placed_on_every_node_of_the_group(cluster: LocalCluster, deployed: list[dict]) -> None:
+    """KServe's controller: one LocalModelNode per Ready node whose labels match the group's volume
+    affinity (the kwok L4 node), listing the model; the cache's status counts that node."""
+    l4_nodes = sorted(n["metadata"]["name"] for n in cluster.list("nodes") if n["metadata"]["labels"].get("nvidia.com/gpu.product") == "NVIDIA-L4")
+    assert l4_nodes
+
+    def placed():
+        nodes = {n["metadata"]["name"]: n for n in cluster.list("localmodelnodes")}
+        return nodes if sorted(nodes) == l4_nodes else None
+
+    nodes = wait_for(placed, 60, f"LocalModelNodes for {l4_nodes}")
+    for node in nodes.values():
+        assert [m["modelName"] for m in node["spec"]["localModels"]] == [f"{NAMESPACE}-cached"]
+    status = wait_for(lambda: (cluster.get("localmodelcache", f"{NAMESPACE}-cached") or {}).get("status", {}).get("copies"), 60, "cache status copies")
+    assert status["total"] == len(l4_nodes)
+
+
+def test_the_cached_models_claim_is_created_where_it_serves(cluster: LocalCluster, deployed: list[dict]) -> None:
+    """The download claim in the jobs namespace, and the claim the predictor mounts in the model's namespace."""
+    wait_for(lambda: cluster.get("pvc", f"{NAMESPACE}-cached-l4", "kserve-localmodel-jobs"), 60, "the download claim")
+    wait_for(lambda: cluster.get("pvc", f"{NAMESPACE}-cached-l4", NAMESPACE), 60, "the serving claim in the model's namespace")

@@ -19,6 +19,8 @@
 #   kubescore  kube-score, run by the linter tier over every rendered object
 #   knative  Knative Serving's Service validation as a CLI (tools/go/knative-validate) + the
 #            serving.knative.dev CRDs of that release (bin/knative-serving-crds)
+#   kservelocal  KServe's local-model controller (cmd/localmodel: LocalModelCache reconciler + its
+#            validating webhook), webhook server bound to loopback
 #   gie      Gateway API Inference Extension: the endpoint picker (epp, listeners on loopback),
 #            our stand-in gateway (tools/go/inference-gateway) and the InferencePool + Gateway API
 #            standard CRDs (bin/inference-crds)
@@ -32,9 +34,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/toolchain.pins"
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
 shared=${LLM_PLATFORM_SHARED:-$here/../../shared}
-all_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative kubescore gie)
+all_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative kubescore gie kservelocal)
 # Built by default (`make toolchain`): what the tests use.
-default_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative kubescore gie)
+default_components=(kube pulumi kserve helm certmanager keda kedahttp prometheus knative kubescore gie kservelocal)
 list_missing=false
 [[ ${1:-} != --missing ]] || { list_missing=true; shift; }
 components=("$@")
@@ -53,6 +55,7 @@ declare -A outputs=(
   [knative]="knative-validate"
   [kubescore]="kube-score"
   [gie]="epp inference-gateway"
+  [kservelocal]="kserve-localmodel-controller"
 )
 declare -A pins=(
   [kube]="KUBERNETES_VERSION ETCD_VERSION KWOK_VERSION KUBERNETES_STAGING"
@@ -66,6 +69,7 @@ declare -A pins=(
   [knative]="KNATIVE_SERVING_MODULE_VERSION"
   [kubescore]="KUBE_SCORE_VERSION"
   [gie]="GIE_VERSION GATEWAY_API_VERSION"
+  [kservelocal]="KSERVE_VERSION"
 )
 
 key_of() {  # key_of COMPONENT: hash of its pin values and of its build function's text
@@ -204,6 +208,22 @@ build_kserve() {  # build_kserve OUT: cmd/manager (every controller and webhook 
     grep -q 'Host: "127.0.0.1"' main.go || { echo "cmd/manager/main.go: webhook.Options not found to patch" >&2; exit 1; }
     go mod tidy >/dev/null
     go build -trimpath -ldflags "-s -w" -o "$out/bin/kserve-manager" .
+  )
+}
+
+build_kservelocal() {  # build_kservelocal OUT: cmd/localmodel (LocalModelCache controller + webhook)
+  local out=$1 dir="$work/kservelocal" src
+  wrapper "$dir"
+  (
+    cd "$dir"
+    copy_replaces github.com/kserve/kserve "$KSERVE_VERSION"
+    go get "github.com/kserve/kserve@$KSERVE_VERSION" >/dev/null
+    # Like cmd/manager: its webhook server takes only a port; bind it to 127.0.0.1.
+    src="$(go env GOMODCACHE)/github.com/kserve/kserve@$KSERVE_VERSION/cmd/localmodel/main.go"
+    sed 's/webhook.NewServer(webhook.Options{/webhook.NewServer(webhook.Options{Host: "127.0.0.1",/' "$src" >main.go
+    grep -q 'Host: "127.0.0.1"' main.go || { echo "cmd/localmodel/main.go: webhook.Options not found to patch" >&2; exit 1; }
+    go mod tidy >/dev/null
+    go build -trimpath -ldflags "-s -w" -o "$out/bin/kserve-localmodel-controller" .
   )
 }
 
