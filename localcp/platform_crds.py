@@ -31,7 +31,7 @@ def platform_crds_dir() -> Path:
     charts = charts_dir()
     settings = PlatformSettings.model_validate(ALL_COMPONENTS)
     chosen = releases(settings)
-    inference = (pin("GIE_VERSION"), pin("GATEWAY_API_VERSION"))
+    inference = (pin("GIE_VERSION"), pin("GATEWAY_API_VERSION"), "localmodel", pin("KSERVE_VERSION"))
     key = hashlib.sha256(
         (charts / "index.yaml").read_bytes() + repr([(r.pin_name, r.pin.version, r.values) for r in chosen]).encode()
         + repr(inference).encode()
@@ -55,6 +55,12 @@ def platform_crds_dir() -> Path:
         for obj in yaml.safe_load_all(manifest.read_text()):
             if obj and obj.get("kind") == "CustomResourceDefinition":
                 (out / f"{obj['metadata']['name']}.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))
+    # KServe's local model cache CRDs (platform.kserve.localModel) ship in kserve-localmodel-crd,
+    # which ../shared/charts lacks: the same files from the pinned release's Go module.
+    from localcp.kserve import local_model_crds
+
+    for obj in local_model_crds():
+        (out / f"{obj['metadata']['name']}.yaml").write_text(yaml.safe_dump(obj, sort_keys=False))
     (out / ".complete").write_text("")
     return out
 

@@ -30,7 +30,8 @@ def test_chart_renders_objects_for_every_model(config: StackConfig, rendered: li
         most = m.replicas if m.autoscaling.mode == "none" else m.autoscaling.max_replicas
         keda = m.autoscaling.mode == "keda"
         routed = 2 * m.routed(config.platform.inference_gateway.enabled)
-        return 3 + (most > 1) + keda + (keda and m.autoscaling.min_replicas == 0) + routed
+        cached = getattr(m, "cache", None) is not None and m.cache.enabled  # its LocalModelCache
+        return 3 + (most > 1) + keda + (keda and m.autoscaling.min_replicas == 0) + routed + cached
 
     assert per_model == {m.name: expected(m) for m in config.models}
 
@@ -63,6 +64,8 @@ def test_custom_resources_are_checked_against_crds(rendered: list[dict[str, Any]
         expected |= {"PodMonitor", "PrometheusRule"}
     if any(m.routed(config.platform.inference_gateway.enabled) for m in config.models):
         expected |= {"InferencePool", "HTTPRoute"}
+    if any(getattr(m, "cache", None) and m.cache.enabled for m in config.models):
+        expected.add("LocalModelCache")
     assert kinds == expected
 
 
