@@ -135,3 +135,13 @@ def test_platform_creates_each_node_group_with_its_nodes_as_volume_affinity() ->
     assert spec["persistentVolumeSpec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"] == [
         {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L4"]}]
     assert [n.inputs["metadata"]["name"] for n in mocks.of_type("kubernetes:core/v1:Namespace")].count("kserve-localmodel-jobs") == 1
+
+
+def test_cached_model_alerts_on_a_failed_download_with_its_runbook() -> None:
+    from conftest import REPO_ROOT
+
+    rules = [r for o in objects_of(_rendered(vllm_entry(cache={"enabled": True})), "PrometheusRule")
+             for g in o["spec"]["groups"] for r in g["rules"] if r.get("alert") == "LLMModelCacheDownloadFailing"]  # fmt: skip
+    [rule] = rules
+    assert 'namespace="kserve-localmodel-jobs",job_name=~"llm-c-qwen-fp16-.*"' in rule["expr"]
+    assert (REPO_ROOT / "runbooks" / rule["annotations"]["runbook_url"].rsplit("/runbooks/", 1)[1]).is_file()

@@ -121,7 +121,8 @@ VIOLATE: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
 
 
 # Routing guardrails need a routed stack: their violation cases are the test_*_is_reported below.
-ROUTING_GUARDRAILS = {"inference-pool-selects-model-pods", "http-route-backend-exists"}
+ROUTING_GUARDRAILS = {"inference-pool-selects-model-pods", "http-route-backend-exists",
+                      "cached-models-fit-node-group", "cached-model-on-group-nodes"}  # and the node cache's
 
 
 def test_every_guardrail_has_a_violation_case() -> None:
@@ -343,3 +344,34 @@ def test_unpinned_picker_image_is_reported() -> None:
     picker["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.k8s.io/gateway-api-inference-extension/epp:latest"
     found = report("images-pinned", objects)
     assert any("container epp image" in m for m in found), found
+
+
+def _cached_objects(capacity: str = "100Gi") -> list[dict[str, Any]]:
+    """A cached model's objects plus the node group the platform layer creates (both in one stack)."""
+    from infra.components.platform.components import node_group_spec
+
+    platform = {"kserve": {"localModel": {"enabled": True, "nodeGroups": {"l4": {"capacity": capacity, "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-L4"}}}}}}
+    config = plan_stack(parse({"namespace": "llm-c", "platform": platform, "models": [vllm_entry(cache={"enabled": True})]})).config
+    group = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "LocalModelNodeGroup", "metadata": {"name": "l4"},
+             "spec": node_group_spec(config.platform.kserve.local_model.node_groups["l4"])}
+    return [*render(config.chart_values(), release="llm", namespace="llm-c"), group]
+
+
+def test_rendered_cache_passes_the_cache_policies() -> None:
+    objects = _cached_objects()
+    assert report("cached-models-fit-node-group", objects) == []
+    assert report("cached-model-on-group-nodes", objects) == []
+
+
+def test_cache_larger_than_its_node_group_is_reported() -> None:
+    objects = _cached_objects()
+    next(o for o in objects if o["kind"] == "LocalModelNodeGroup")["spec"]["storageLimit"] = "10Gi"
+    found = report("cached-models-fit-node-group", objects)
+    assert any("over its storageLimit 10Gi" in m for m in found), found
+
+
+def test_cached_model_scheduled_outside_its_group_is_reported() -> None:
+    objects = _cached_objects()
+    _first_in_place(objects, "InferenceService")["spec"]["predictor"]["nodeSelector"] = {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
+    found = report("cached-model-on-group-nodes", objects)
+    assert any("does not pin it to the group's nodes" in m for m in found), found

@@ -125,6 +125,9 @@ class ChartValues(Strict):
     selectors match when a preinstalled stack selects only its own release's objects."""
     inference_gateway: InferenceGateway = Field(default_factory=InferenceGateway)
     """The Gateway whose HTTPRoutes reach routed models (models' routing) through their InferencePool."""
+    local_model_job_namespace: str = Field(default="kserve-localmodel-jobs", pattern=DNS1035)
+    """Where KServe's node agents run the cache download Jobs (platform.kserve.localModel.jobNamespace):
+    the cached models' alert watches them."""
     epp_image: ImageRef = versions.EPP_IMAGE
     """Endpoint picker image, one Deployment per routed model (same release as the toolchain's epp)."""
 
@@ -276,6 +279,7 @@ class StackConfig(Strict):
             prometheus_url=self.platform.monitoring.prometheus_url,
             prometheus_release=self.platform.monitoring.release_name,
             inference_gateway=self.platform.inference_gateway,
+            local_model_job_namespace=self.platform.kserve.local_model.job_namespace,
         )
 
     def _with_cache_group(self, model: Any) -> Any:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from infra.config.models import MIN_TERMINATION_GRACE_SECONDS
-from policies.guardrails import alerts, engine, gpu, images, lifecycle, routing, scaling, security
+from policies.guardrails import alerts, engine, gpu, images, lifecycle, local_model, routing, scaling, security
 from policies.guardrails.objects import Obj
 
 DOCS = "https://github.com/llm-platform/llm-platform/blob/main/docs/policies.md"
@@ -97,6 +97,13 @@ GUARDRAILS: list[Guardrail] = [
               "Route to the InferencePool the chart creates for the model (same name as the model), or set the "
               "model's routing.mode service and drop the route.",
               _doc("http-route-backend-exists"), stack_check=routing.route_backends_exist),
+    Guardrail("cached-models-fit-node-group", "The models cached on a node group fit its storage limit together.",
+              "Raise platform.kserve.localModel.nodeGroups.<group>.capacity, or turn cache off for a model; the "
+              "planner refuses this before anything is created.",
+              f"{RUNBOOKS}/model-cache-not-ready.md", stack_check=local_model.caches_fit_node_group),
+    Guardrail("cached-model-on-group-nodes", "A node-cached model's pods run only on its node group's nodes.",
+              "Use the chart (it adds the group's node selector to cached models); do not override nodeSelector.",
+              f"{RUNBOOKS}/model-cache-not-ready.md", stack_check=local_model.cached_model_on_group_nodes),
     Guardrail("api-key-auth-production", "Model servers in production require an API key.",
               "pulumi config set --secret apiKey ..., or set apiKeyExistingSecret.",
               _doc("api-key-auth"), security.api_key_auth_production),
