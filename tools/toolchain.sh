@@ -81,6 +81,7 @@ key_of() {  # key_of COMPONENT: hash of its pin values and of its build function
     [[ $c != certmanager ]] || sha256sum "$here/go/cert-manager-webhook/main.go" | cut -c1-64
     [[ $c != knative ]] || sha256sum "$here/go/knative-validate/main.go" | cut -c1-64
     [[ $c != gie ]] || sha256sum "$here/go/inference-gateway/main.go" | cut -c1-64
+    [[ $c != kserve && $c != kservelocal ]] || declare -f kserve_main
   } | sha256sum | cut -c1-12
 }
 dir_of() { echo "$cache/toolchain/$1-$(key_of "$1")"; }
@@ -194,38 +195,24 @@ EOF
   )
 }
 
-build_kserve() {  # build_kserve OUT: cmd/manager (every controller and webhook of KServe)
-  local out=$1 dir="$work/kserve" src
+kserve_main() {  # kserve_main OUT CMD BINARY: one main package of KServe, webhook server on loopback
+  local out=$1 cmd=$2 binary=$3 dir="$work/kserve-$2" src
   wrapper "$dir"
   (
     cd "$dir"
     copy_replaces github.com/kserve/kserve "$KSERVE_VERSION"
     go get "github.com/kserve/kserve@$KSERVE_VERSION" >/dev/null
-    # cmd/manager gives its webhook server only a port (webhook.Options{Port}), so it would listen
-    # on every interface; build its main.go here with Host 127.0.0.1 added (loopback only).
-    src="$(go env GOMODCACHE)/github.com/kserve/kserve@$KSERVE_VERSION/cmd/manager/main.go"
+    # cmd/manager and cmd/localmodel give their webhook server only a port (webhook.Options{Port}),
+    # so it would listen on every interface; build their main.go here with Host 127.0.0.1 added.
+    src="$(go env GOMODCACHE)/github.com/kserve/kserve@$KSERVE_VERSION/cmd/$cmd/main.go"
     sed 's/webhook.NewServer(webhook.Options{/webhook.NewServer(webhook.Options{Host: "127.0.0.1",/' "$src" >main.go
-    grep -q 'Host: "127.0.0.1"' main.go || { echo "cmd/manager/main.go: webhook.Options not found to patch" >&2; exit 1; }
+    grep -q 'Host: "127.0.0.1"' main.go || { echo "cmd/$cmd/main.go: webhook.Options not found to patch" >&2; exit 1; }
     go mod tidy >/dev/null
-    go build -trimpath -ldflags "-s -w" -o "$out/bin/kserve-manager" .
+    go build -trimpath -ldflags "-s -w" -o "$out/bin/$binary" .
   )
 }
-
-build_kservelocal() {  # build_kservelocal OUT: cmd/localmodel (LocalModelCache controller + webhook)
-  local out=$1 dir="$work/kservelocal" src
-  wrapper "$dir"
-  (
-    cd "$dir"
-    copy_replaces github.com/kserve/kserve "$KSERVE_VERSION"
-    go get "github.com/kserve/kserve@$KSERVE_VERSION" >/dev/null
-    # Like cmd/manager: its webhook server takes only a port; bind it to 127.0.0.1.
-    src="$(go env GOMODCACHE)/github.com/kserve/kserve@$KSERVE_VERSION/cmd/localmodel/main.go"
-    sed 's/webhook.NewServer(webhook.Options{/webhook.NewServer(webhook.Options{Host: "127.0.0.1",/' "$src" >main.go
-    grep -q 'Host: "127.0.0.1"' main.go || { echo "cmd/localmodel/main.go: webhook.Options not found to patch" >&2; exit 1; }
-    go mod tidy >/dev/null
-    go build -trimpath -ldflags "-s -w" -o "$out/bin/kserve-localmodel-controller" .
-  )
-}
+build_kserve() { kserve_main "$1" manager kserve-manager; }  # every controller and webhook of KServe
+build_kservelocal() { kserve_main "$1" localmodel kserve-localmodel-controller; }  # LocalModelCache controller + webhook
 
 build_helm() {  # build_helm OUT: the Helm CLI (its go.mod has no replaces)
   local out=$1 dir="$work/helm"
