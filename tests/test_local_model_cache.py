@@ -145,3 +145,9 @@ def test_cached_model_alerts_on_a_failed_download_with_its_runbook() -> None:
     [rule] = rules
     assert 'namespace="kserve-localmodel-jobs",job_name=~"llm-c-qwen-fp16-.*"' in rule["expr"]
     assert (REPO_ROOT / "runbooks" / rule["annotations"]["runbook_url"].rsplit("/runbooks/", 1)[1]).is_file()
+
+
+def test_stack_outputs_say_which_models_are_cached() -> None:
+    _, exports = run_program({"namespace": "llm-unit", "platform": _platform(),
+                              "models": [vllm_entry(cache={"enabled": True}), vllm_entry(name="b")]})  # fmt: skip
+    assert exports["models"]["qwen-fp16"]["cachedOn"] == "l4" and "cachedOn" not in exports["models"]["b"]

@@ -44,7 +44,8 @@ class ModelServing(pulumi.ComponentResource):
     to send there: needed when baseUrl is the KEDA HTTP add-on's interceptor), runtime, adapters
     (LoRA adapter names, served as model names) when the model has any, and for a model routed by
     its endpoint picker gatewayBaseUrl (through the inference gateway's HTTPRoute; send
-    gatewayHost as Host when the gateway has a hostname)."""
+    gatewayHost as Host when the gateway has a hostname), and cachedOn (the node group) for a model
+    whose weights are cached on the GPU nodes."""
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("llm-platform:serving:ModelServing", name, None, opts)
@@ -68,10 +69,14 @@ class ModelServing(pulumi.ComponentResource):
                 return {}
             return {"gatewayBaseUrl": gateway_base_url(m, gateway), **({"gatewayHost": gateway.hostname} if gateway.hostname else {})}
 
+        def cached(m) -> dict[str, str]:
+            cache = getattr(m, "cache", None)
+            return {"cachedOn": cache.node_group} if cache is not None and cache.enabled else {}
+
         self.endpoints = namespace.apply(
             lambda ns: {
                 m.name: {"servedModelName": m.served_name, "runtime": m.runtime, "host": host(m, ns),
-                         "baseUrl": base_url(m, ns, args.values.keda_http_addon_namespace), **routed(m),
+                         "baseUrl": base_url(m, ns, args.values.keda_http_addon_namespace), **routed(m), **cached(m),
                          **({"adapters": [a.name for a in m.lora.adapters]} if getattr(m, "lora", None) else {})}
                 for m in args.values.models
             }
