@@ -146,3 +146,31 @@ class LocalModelController:
 
     def stop(self) -> bool:
         return self.process.stop()
+
+
+class LocalModelNodeAgent:
+    """KServe's node agent (cmd/localmodelnode, toolchain component `kservelocal`) for one node:
+    it downloads the node's LocalModelNode models with a Job pinned to that node, into the node
+    group's volume. It keeps its models under the hard-coded /mnt/models (the DaemonSet mounts the
+    host's /models there), so here it runs in its own mount namespace with a directory of ours bound
+    over /mnt: nothing on this machine changes. Its metrics and probe listeners are on loopback."""
+
+    def __init__(self, cluster: LocalCluster, state: Path, node: str):
+        self.cluster, self.state, self.node = cluster, state.resolve(), node
+        self.process = LocalProcess(f"kserve-localmodelnode-{node}", self.state)
+        self.mnt = self.state / "mnt"
+
+    def start(self, timeout: float = 60) -> LocalModelNodeAgent:
+        (self.mnt / "models").mkdir(parents=True, exist_ok=True)
+        agent = str(bin_dir("kservelocal") / "kserve-localmodelnode-agent")
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", 'mount --bind "$0" /mnt && shift && exec "$@"',
+                   str(self.mnt), "_", agent, "--kubeconfig", str(self.cluster.kubeconfig)]  # fmt: skip
+        env = {**os.environ, "POD_NAMESPACE": NAMESPACE, "NODE_NAME": self.node}
+        self.process.start_ready(command, self._ready, timeout, env=env)
+        return self
+
+    def _ready(self) -> bool:
+        return "Starting workers" in self.process.log_tail(200)
+
+    def stop(self) -> bool:
+        return self.process.stop()

@@ -151,3 +151,12 @@ def test_stack_outputs_say_which_models_are_cached() -> None:
     _, exports = run_program({"namespace": "llm-unit", "platform": _platform(),
                               "models": [vllm_entry(cache={"enabled": True}), vllm_entry(name="b")]})  # fmt: skip
     assert exports["models"]["qwen-fp16"]["cachedOn"] == "l4" and "cachedOn" not in exports["models"]["b"]
+
+
+def test_plan_warns_that_downloads_cannot_run_on_tainted_group_nodes() -> None:
+    """KServe's download Jobs tolerate no taint (tests/test_local_model_engine.py shows it)."""
+    tainted = plan_stack(parse({"platform": _platform(), "models": [vllm_entry(cache={"enabled": True})]}))
+    assert any("tolerate no taint" in w for w in tainted.models[0].plan.warnings)
+    groups = {"l4": {"capacity": "100Gi", "nodeSelector": L4, "untainted": True}}
+    clean = plan_stack(parse({"platform": _platform(groups), "models": [vllm_entry(cache={"enabled": True})]}))
+    assert not any("tolerate no taint" in w for w in clean.models[0].plan.warnings)

@@ -5,9 +5,10 @@ LocalModelCache makes KServe label the cached model's InferenceService, and the 
 controller builds mounts the node group's volume instead of running the download init container;
 an uncached model in the same stack still downloads.
 
-Not here yet: KServe's local-model controller and node agent (cmd/localmodel, cmd/localmodelnode),
-which create the group's volumes and download on each node (so the cached pod stays Pending on its
-missing claim)."""
+KServe's local-model controller (cmd/localmodel) and node agent (cmd/localmodelnode, one per L4
+node, in a mount namespace of its own) run too: the cache is placed on the group's nodes and each
+agent starts its node's download Job. kwok completes Job pods without running them, so the
+"download" itself is not exercised: the storage initializer never fetches anything here."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from infra.platform.releases import kserve_controller_values
 from infra.program import MODEL_NAMESPACE_LABELS
 from infra.stack import parse
 from localcp.cluster import LocalCluster
-from localcp.kserve import KServeController, LocalModelController
+from localcp.kserve import KServeController, LocalModelController, LocalModelNodeAgent
 
 pytestmark = pytest.mark.engine
 NAMESPACE = "llm-cache"
@@ -54,7 +55,23 @@ def local_model(cluster: LocalCluster, kserve: KServeController, tmp_path_factor
 
 
 @pytest.fixture(scope="module")
-def deployed(cluster: LocalCluster, kserve: KServeController, local_model: LocalModelController, config) -> list[dict]:
+def agents(cluster: LocalCluster, kserve: KServeController, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LocalModelNodeAgent]]:
+    """One node agent per L4 node (the DaemonSet's pods)."""
+    nodes = sorted(n["metadata"]["name"] for n in cluster.list("nodes") if n["metadata"]["labels"].get("nvidia.com/gpu.product") == "NVIDIA-L4")
+    started = []
+    try:
+        for node in nodes:
+            started.append(LocalModelNodeAgent(cluster, tmp_path_factory.mktemp(f"agent-{node}"), node).start())
+        yield started
+    except Exception as err:  # noqa: BLE001
+        pytest.fail(f"KServe node agent did not start: {err}")
+    finally:
+        for agent in started:
+            agent.stop()
+
+
+@pytest.fixture(scope="module")
+def deployed(cluster: LocalCluster, kserve: KServeController, local_model: LocalModelController, agents, config) -> list[dict]:
     objects = render(config.chart_values(), release="llm", namespace=NAMESPACE)
     groups = [{"apiVersion": "serving.kserve.io/v1alpha1", "kind": "LocalModelNodeGroup", "metadata": {"name": name},
                "spec": node_group_spec(group)} for name, group in config.platform.kserve.local_model.node_groups.items()]  # fmt: skip
@@ -132,3 +149,49 @@ def test_the_cached_models_claim_is_created_where_it_serves(cluster: LocalCluste
     """The download claim in the jobs namespace, and the claim the predictor mounts in the model's namespace."""
     wait_for(lambda: cluster.get("pvc", f"{NAMESPACE}-cached-l4", "kserve-localmodel-jobs"), 60, "the download claim")
     wait_for(lambda: cluster.get("pvc", f"{NAMESPACE}-cached-l4", NAMESPACE), 60, "the serving claim in the model's namespace")
+
+
+def test_each_node_agent_starts_its_nodes_download(cluster: LocalCluster, deployed: list[dict], agents: list[LocalModelNodeAgent]) -> None:
+    """KServe v0.20 localmodelnode controller.go launchJob: a Job pinned to the node, the storage
+    initializer fetching the cache's URI into the group's claim (subPath models/<key>)."""
+    cache = next(o for o in deployed if o["kind"] == "LocalModelCache")
+    for agent in agents:
+        def job():
+            jobs = cluster.list("jobs", "kserve-localmodel-jobs", selector=f"node={agent.node}")
+            return jobs[0] if jobs else None
+
+        spec = wait_for(job, 90, f"a download Job on {agent.node}")["spec"]["template"]["spec"]
+        assert spec["nodeSelector"] == {"kubernetes.io/hostname": agent.node}
+        [container] = spec["containers"]
+        assert container["args"] == [cache["spec"]["sourceModelUri"], "/mnt/models"]
+        claims = [v["persistentVolumeClaim"]["claimName"] for v in spec["volumes"] if "persistentVolumeClaim" in v]
+        assert claims == [f"{NAMESPACE}-cached-l4"]
+
+
+def test_download_job_does_not_tolerate_the_gpu_taint(cluster: LocalCluster, deployed: list[dict], agents: list[LocalModelNodeAgent]) -> None:
+    """Found here: KServe v0.20's download Job (localmodelnode controller.go launchJob) pins itself
+    to the node but carries no tolerations, so on a GPU node tainted nvidia.com/gpu (as GPU pools
+    usually are, and our kwok GPU nodes) it never schedules and the cache never fills. The README
+    and the capacity plan's warning say so."""
+    def unschedulable():
+        pods = cluster.list("pods", "kserve-localmodel-jobs")
+        conditions = [c for p in pods for c in p.get("status", {}).get("conditions", []) if c["type"] == "PodScheduled"]
+        # kube-scheduler 1.35: "... N node(s) had untolerated taint(s)" (the L4 node's nvidia.com/gpu).
+        return [c for c in conditions if c["status"] == "False" and "untolerated taint" in c.get("message", "")]
+
+    assert wait_for(unschedulable, 60, "the download pod refused by the node's nvidia.com/gpu taint")
+
+
+def test_the_cache_status_follows_the_nodes_downloads(cluster: LocalCluster, deployed: list[dict], agents: list[LocalModelNodeAgent]) -> None:
+    """With the taint lifted from the group's nodes, the Job runs (kwok completes it without a real
+    download), the agent reports it on the LocalModelNode and the controller copies it into the
+    cache's per-node status: NodeDownloaded on every node, every copy available."""
+    for agent in agents:
+        cluster.kubectl("taint", "nodes", agent.node, "nvidia.com/gpu-", check=False)
+    def downloaded():
+        status = (cluster.get("localmodelcache", f"{NAMESPACE}-cached") or {}).get("status", {})
+        nodes = status.get("nodeStatus", {})
+        return status if nodes and all(v == "NodeDownloaded" for v in nodes.values()) else None
+
+    status = wait_for(downloaded, 180, "NodeDownloaded on every node of the group", interval=3)
+    assert status["copies"]["available"] == len(agents)

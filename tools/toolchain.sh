@@ -20,7 +20,7 @@
 #   knative  Knative Serving's Service validation as a CLI (tools/go/knative-validate) + the
 #            serving.knative.dev CRDs of that release (bin/knative-serving-crds)
 #   kservelocal  KServe's local-model controller (cmd/localmodel: LocalModelCache reconciler + its
-#            validating webhook), webhook server bound to loopback
+#            validating webhook) and node agent (cmd/localmodelnode), listeners bound to loopback
 #   gie      Gateway API Inference Extension: the endpoint picker (epp, listeners on loopback),
 #            our stand-in gateway (tools/go/inference-gateway) and the InferencePool + Gateway API
 #            standard CRDs (bin/inference-crds)
@@ -55,7 +55,7 @@ declare -A outputs=(
   [knative]="knative-validate"
   [kubescore]="kube-score"
   [gie]="epp inference-gateway"
-  [kservelocal]="kserve-localmodel-controller"
+  [kservelocal]="kserve-localmodel-controller kserve-localmodelnode-agent"
 )
 declare -A pins=(
   [kube]="KUBERNETES_VERSION ETCD_VERSION KWOK_VERSION KUBERNETES_STAGING"
@@ -212,7 +212,23 @@ kserve_main() {  # kserve_main OUT CMD BINARY: one main package of KServe, webho
   )
 }
 build_kserve() { kserve_main "$1" manager kserve-manager; }  # every controller and webhook of KServe
-build_kservelocal() { kserve_main "$1" localmodel kserve-localmodel-controller; }  # LocalModelCache controller + webhook
+build_kservelocal() {  # build_kservelocal OUT: the local-model controller (+ webhook) and node agent
+  kserve_main "$1" localmodel kserve-localmodel-controller
+  local out=$1 dir="$work/kserve-localmodelnode"
+  wrapper "$dir"
+  (
+    cd "$dir"
+    copy_replaces github.com/kserve/kserve "$KSERVE_VERSION"
+    go get "github.com/kserve/kserve@$KSERVE_VERSION" >/dev/null
+    # cmd/localmodelnode fixes its metrics and probe listeners at ":8080" and ":8081" (no flags):
+    # bind both to a free loopback port instead.
+    sed -e 's/metricsAddr:          ":8080"/metricsAddr:          "127.0.0.1:0"/' -e 's/probeAddr:            ":8081"/probeAddr:            "127.0.0.1:0"/' \
+      "$(go env GOMODCACHE)/github.com/kserve/kserve@$KSERVE_VERSION/cmd/localmodelnode/main.go" >main.go
+    [[ $(grep -c '"127.0.0.1:0"' main.go) -eq 2 ]] || { echo "cmd/localmodelnode/main.go: listeners not found to patch" >&2; exit 1; }
+    go mod tidy >/dev/null
+    go build -trimpath -ldflags "-s -w" -o "$out/bin/kserve-localmodelnode-agent" .
+  )
+}
 
 build_helm() {  # build_helm OUT: the Helm CLI (its go.mod has no replaces)
   local out=$1 dir="$work/helm"

@@ -33,6 +33,10 @@ class NodeGroup(Strict):
     """Host directory of the cache. KServe v0.20's node agent DaemonSet mounts host /models at
     /mnt/models (kserve-localmodel-resources files/resources.yaml), so keep /models unless the agent
     is patched."""
+    untainted: bool = False
+    """The group's nodes carry no NoSchedule/NoExecute taint. KServe v0.20's download Jobs tolerate
+    none (localmodelnode controller.go launchJob), so on tainted nodes (most GPU pools:
+    nvidia.com/gpu) they never run and the cache never fills; until this is true the plan warns."""
     storage_class: str = Field(default="local-storage", pattern=DNS1035)
     """StorageClass name on the group's PersistentVolume and claims (a no-provisioner local class)."""
 

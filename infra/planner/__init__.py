@@ -283,9 +283,28 @@ def plan_stack(config: StackConfig) -> StackPlan:
         plans.append(plan)
         resolved.append(model.model_copy(update=update))
     errors += _cache_capacity_errors(config, resolved)
+    _warn_tainted_cache_groups(config, plans)
     if errors:
         raise ConfigError(errors)
     return StackPlan(models=plans, config=config.model_copy(update={"models": resolved}))
+
+
+def _warn_tainted_cache_groups(config: StackConfig, plans: list[ModelPlan]) -> None:
+    """Found with the real node agent (tests/test_local_model_engine.py): KServe v0.20's download
+    Jobs carry no tolerations, so on tainted group nodes the cache never fills."""
+    groups = config.platform.kserve.local_model.node_groups
+    by_name = {p.name: p for p in plans}
+    for model in config.models:
+        cache, plan = getattr(model, "cache", None), by_name.get(model.name)
+        if cache is None or not cache.enabled or not groups or plan is None:
+            continue
+        name = cache.node_group or next(iter(groups))
+        if not groups[name].untainted:
+            plan.plan.warnings.append(
+                f"node group {name!r}: KServe v0.20's cache download Jobs tolerate no taint, so on nodes tainted "
+                "nvidia.com/gpu (the usual GPU pool) they never run and the cache never fills; untaint the group's nodes "
+                "and set untainted: true, or add the toleration to the jobs namespace's pods with an admission policy"
+            )
 
 
 def _cache_capacity_errors(config: StackConfig, models: list[Model]) -> list[str]:
