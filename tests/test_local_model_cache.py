@@ -95,7 +95,8 @@ def test_chart_caches_the_exact_uri_the_inference_service_downloads() -> None:
     assert cache["metadata"]["name"] == "llm-c-qwen-fp16" and "namespace" not in cache["metadata"]
     assert cache["spec"] == {"sourceModelUri": isvc["spec"]["predictor"]["model"]["storageUri"], "modelSize": "15Gi", "nodeGroups": ["l4"]}
     assert isvc["metadata"]["annotations"]["serving.kserve.io/nodegroup"] == "l4"
-    assert isvc["spec"]["predictor"]["nodeSelector"] == L4
+    # The group's nodes: its selector plus the label KServe's node agent needs.
+    assert isvc["spec"]["predictor"]["nodeSelector"] == {**L4, "kserve/localmodel": "worker"}
 
 
 def test_uncached_model_gets_no_cache_object() -> None:
@@ -123,7 +124,8 @@ def test_platform_installs_the_cache_charts_with_kserves_switch_on() -> None:
     assert releases["kserve-resources"].values["kserve"]["localmodel"] == {"enabled": True, "jobNamespace": "kserve-localmodel-jobs"}
     agent = releases["kserve-localmodel-resources"].values["kserve"]["localmodelnode"]["controller"]
     terms = agent["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
-    assert terms == [{"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L4"]}]}]
+    assert terms == [{"matchExpressions": [{"key": "kserve/localmodel", "operator": "In", "values": ["worker"]},
+                                           {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L4"]}]}]  # fmt: skip
     assert releases["kserve-localmodel-resources"].values["kserve"]["createSharedResources"] is False
 
 
@@ -133,6 +135,7 @@ def test_platform_creates_each_node_group_with_its_nodes_as_volume_affinity() ->
     spec = group.inputs["spec"]
     assert spec["storageLimit"] == "100Gi" and spec["persistentVolumeSpec"]["local"] == {"path": "/models"}
     assert spec["persistentVolumeSpec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"] == [
+        {"key": "kserve/localmodel", "operator": "In", "values": ["worker"]},
         {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L4"]}]
     assert [n.inputs["metadata"]["name"] for n in mocks.of_type("kubernetes:core/v1:Namespace")].count("kserve-localmodel-jobs") == 1
 

@@ -56,8 +56,11 @@ def local_model(cluster: LocalCluster, kserve: KServeController, tmp_path_factor
 
 @pytest.fixture(scope="module")
 def agents(cluster: LocalCluster, kserve: KServeController, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LocalModelNodeAgent]]:
-    """One node agent per L4 node (the DaemonSet's pods)."""
+    """One node agent per L4 node (the DaemonSet's pods), which the operator labelled
+    kserve/localmodel=worker (KServe's agent DaemonSet selects only those)."""
     nodes = sorted(n["metadata"]["name"] for n in cluster.list("nodes") if n["metadata"]["labels"].get("nvidia.com/gpu.product") == "NVIDIA-L4")
+    for node in nodes:
+        cluster.kubectl("label", "nodes", node, "kserve/localmodel=worker", "--overwrite")
     started = []
     try:
         for node in nodes:
@@ -125,7 +128,7 @@ def test_uncached_predictor_still_downloads(cluster: LocalCluster, deployed: lis
 
 def test_cached_predictor_runs_on_the_group_nodes(cluster: LocalCluster, deployed: list[dict]) -> None:
     pod = _predictor_pod(cluster, "cached")
-    assert pod["spec"]["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-L4"
+    assert pod["spec"]["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-L4", "kserve/localmodel": "worker"}
 
 
 def test_the_cache_is_placed_on_every_node_of_the_group(cluster: LocalCluster, deployed: list[dict]) -> None:
@@ -195,3 +198,26 @@ def test_the_cache_status_follows_the_nodes_downloads(cluster: LocalCluster, dep
 
     status = wait_for(downloaded, 180, "NodeDownloaded on every node of the group", interval=3)
     assert status["copies"]["available"] == len(agents)
+
+
+def test_platform_values_render_the_local_model_chart_as_intended(config, tmp_path) -> None:
+    """kserve-localmodel-resources v0.20.0 (charts/ of the pinned KServe module: ../shared/charts
+    lacks it) rendered by the real Helm with the platform layer's values: only its own objects (no
+    second inferenceservice-config), the node agent on the node groups' nodes, tolerating the GPU taint."""
+    from infra.platform.releases import component_releases
+    from localcp.helm import Helm
+    from localcp.kserve import module_dir
+
+    release = next(r for r in component_releases(config.platform, "kserve") if r.pin_name == "kserve-localmodel-resources")
+    objects = Helm(tmp_path).template(release.name, str(module_dir() / "charts" / "kserve-localmodel-resources"),
+                                      version=release.pin.version, namespace=release.namespace, values=release.values)  # fmt: skip
+    kinds = {o["kind"] for o in objects}
+    assert "ConfigMap" not in kinds and {"Deployment", "DaemonSet", "ValidatingWebhookConfiguration"} <= kinds
+    [agent] = [o for o in objects if o["kind"] == "DaemonSet"]
+    pod = agent["spec"]["template"]["spec"]
+    terms = pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert terms == [{"matchExpressions": [{"key": "kserve/localmodel", "operator": "In", "values": ["worker"]},
+                                           {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-L4"]}]}]  # fmt: skip
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    # The chart's base manifest keeps its own selector whatever the values say: group nodes carry it.
+    assert pod["nodeSelector"] == {"kserve/localmodel": "worker"}

@@ -291,7 +291,7 @@ class StackConfig(Strict):
         groups = self.platform.kserve.local_model.node_groups
         name = cache.node_group or next(iter(groups))
         return model.model_copy(update={"cache": cache.model_copy(update={"node_group": name}),
-                                        "node_selector": {**groups[name].node_selector, **model.node_selector}})
+                                        "node_selector": {**groups[name].nodes, **model.node_selector}})
 
     def _network_policy(self) -> NetworkPolicySettings:
         """The stack's policy with the platform's namespaces: Prometheus (scrapes), the Knative

@@ -19,6 +19,10 @@ from infra.config.types import DNS1035, Quantity
 
 # URI schemes the cache's download Job (KServe's storage initializer) fetches; pvc:// is already a volume.
 CACHEABLE_SCHEMES = ("hf", "s3")
+# KServe v0.20's node agent DaemonSet runs only on nodes with this label: its chart's base manifest
+# hard-codes the selector (kserve-localmodel-resources files/resources.yaml) and values can add to
+# it but not remove it (found rendering the chart). A group's nodes must carry it.
+AGENT_NODE_LABEL = ("kserve/localmodel", "worker")
 
 
 class NodeGroup(Strict):
@@ -28,7 +32,8 @@ class NodeGroup(Strict):
     """Local disk per node for cached weights (the group's PersistentVolume size); the cached
     models of this group must fit in it together."""
     node_selector: dict[str, str] = Field(min_length=1, examples=[{"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}])
-    """Labels of the group's nodes (the volume's node affinity): cached models also run only there."""
+    """Labels of the group's nodes (the volume's node affinity): cached models also run only there.
+    The nodes must also be labelled kserve/localmodel=worker, where KServe's node agent runs."""
     local_path: str = Field(default="/models", pattern=r"^/\S*$")
     """Host directory of the cache. KServe v0.20's node agent DaemonSet mounts host /models at
     /mnt/models (kserve-localmodel-resources files/resources.yaml), so keep /models unless the agent
@@ -38,6 +43,11 @@ class NodeGroup(Strict):
     none (localmodelnode controller.go launchJob), so on tainted nodes (most GPU pools:
     nvidia.com/gpu) they never run and the cache never fills; until this is true the plan warns."""
     storage_class: str = Field(default="local-storage", pattern=DNS1035)
+
+    @property
+    def nodes(self) -> dict[str, str]:
+        """The labels that select the group's nodes: its selector and the agent's label."""
+        return {**self.node_selector, AGENT_NODE_LABEL[0]: AGENT_NODE_LABEL[1]}
     """StorageClass name on the group's PersistentVolume and claims (a no-provisioner local class)."""
 
 

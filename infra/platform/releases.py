@@ -149,12 +149,13 @@ def kserve_controller_values(s: KServe) -> dict[str, Any]:
 
 def localmodel_values(s: KServe) -> dict[str, Any]:
     """kserve-localmodel-resources values (v0.20.0 values.yaml): only its own objects (the shared
-    ones, inferenceservice-config included, come from kserve-resources), and the node agent on
-    every node of every cache node group (one affinity term per group: terms are ORed) instead of
-    the chart's `kserve/localmodel: worker` label, tolerating the GPU taint."""
-    terms = [{"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(g.node_selector.items())]}
+    ones, inferenceservice-config included, come from kserve-resources), and the node agent on the
+    nodes of the cache node groups (one affinity term per group: terms are ORed; the chart's own
+    `kserve/localmodel: worker` node selector stays, so group nodes carry that label), tolerating
+    the GPU taint."""
+    terms = [{"matchExpressions": [{"key": k, "operator": "In", "values": [v]} for k, v in sorted(g.nodes.items())]}
              for _, g in sorted(s.local_model.node_groups.items())]  # fmt: skip
-    agent: dict[str, Any] = {"nodeSelector": {}, "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}
+    agent: dict[str, Any] = {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}
     if terms:
         agent["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}}
     return {"kserve": {"createSharedResources": False,

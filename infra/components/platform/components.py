@@ -104,7 +104,7 @@ def node_group_spec(group: NodeGroup) -> dict:
     the local PersistentVolume's node affinity (KServe's CheckNodeAffinity matches nodes against it;
     without it no node belongs), its size the group's storage limit."""
     affinity = {"required": {"nodeSelectorTerms": [{"matchExpressions": [
-        {"key": k, "operator": "In", "values": [v]} for k, v in sorted(group.node_selector.items())]}]}}  # fmt: skip
+        {"key": k, "operator": "In", "values": [v]} for k, v in sorted(group.nodes.items())]}]}}  # fmt: skip
     return {
         "storageLimit": group.capacity,
         "persistentVolumeSpec": {"accessModes": ["ReadWriteOnce"], "capacity": {"storage": group.capacity},
