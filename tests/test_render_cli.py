@@ -24,23 +24,37 @@ def test_render_prod_writes_one_valid_manifest_per_object(tmp_path: Path) -> Non
     )
     assert result.returncode == 0, result.stderr
     files = sorted(p.name for p in out.glob("*.yaml"))
+    # prod routes its 2-replica model (InferencePool, picker, route) and caches both vLLM models.
     assert files == [
+        "configmap-llama31-8b-fp16-epp.yaml",
         "configmap-llm-dashboard.yaml",
+        "deployment-llama31-8b-fp16-epp.yaml",
         "deployment-tinyllama.yaml",
+        "httproute-llama31-8b-fp16.yaml",
+        "inferencepool-llama31-8b-fp16.yaml",
         "inferenceservice-llama31-8b-awq.yaml",
         "inferenceservice-llama31-8b-fp16.yaml",
+        "localmodelcache-llm-prod-llama31-8b-awq.yaml",
+        "localmodelcache-llm-prod-llama31-8b-fp16.yaml",
+        "networkpolicy-llama31-8b-fp16-epp.yaml",
         "networkpolicy-llm-models.yaml",
         "poddisruptionbudget-llama31-8b-fp16.yaml",
+        "podmonitor-llm-endpoint-pickers.yaml",
         "podmonitor-llm-models.yaml",
         "prometheusrule-llm-models.yaml",
+        "role-llama31-8b-fp16-epp.yaml",
+        "rolebinding-llama31-8b-fp16-epp.yaml",
+        "service-llama31-8b-fp16-epp.yaml",
         "service-tinyllama.yaml",
+        "serviceaccount-llama31-8b-fp16-epp.yaml",
         "servingruntime-llama31-8b-awq-vllm.yaml",
         "servingruntime-llama31-8b-fp16-vllm.yaml",
     ]
     for path in out.glob("*.yaml"):
         [obj] = list(yaml.safe_load_all(path.read_text()))
         validate_object(obj)
-        assert obj["metadata"]["namespace"] == "llm-prod"
+        # LocalModelCache is cluster-scoped (its name carries the namespace).
+        assert obj["metadata"].get("namespace", "llm-prod" if obj["kind"] == "LocalModelCache" else None) == "llm-prod"
 
 
 def _render(*args: str) -> subprocess.CompletedProcess[str]:
