@@ -38,11 +38,21 @@ def deployed(local_cluster, kserve) -> dict[str, tuple[str, list[dict]]]:
         namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": config.namespace, "labels": MODEL_NAMESPACE_LABELS}}
         local_cluster.apply([namespace], field_manager="llm-platform")
         local_cluster.provide_claims(config.namespace, objects)  # prod's CPU model reads a PVC copy
+        _label_cache_group_nodes(local_cluster, config)
         result = local_cluster.kubectl("apply", "--server-side", "--field-manager", "llm-platform", "-f", "-",
                                        stdin=_yaml(objects), check=False)  # fmt: skip
         assert result.returncode == 0, f"{stack.name}: KServe (or the API server) rejected a model:\n{result.stderr[-3000:]}"
         out[stack.name] = (config.namespace, objects)
     return out
+
+
+def _label_cache_group_nodes(cluster, config) -> None:
+    """What an operator does for each node cache group (prod's H100 pool): label its nodes
+    kserve/localmodel=worker, where KServe's node agent runs and cached models are pinned."""
+    for group in config.platform.kserve.local_model.node_groups.values():
+        for node in cluster.list("nodes"):
+            if all(node["metadata"]["labels"].get(k) == v for k, v in group.node_selector.items()):
+                cluster.kubectl("label", "nodes", node["metadata"]["name"], "kserve/localmodel=worker", "--overwrite")
 
 
 def _yaml(objects: list[dict]) -> str:
