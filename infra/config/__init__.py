@@ -223,7 +223,7 @@ class StackConfig(Strict):
             if cache.node_group is not None and cache.node_group not in local.node_groups:
                 raise ValueError(f"models[{i}].cache.nodeGroup: no node group {cache.node_group!r} in "
                                  f"platform.kserve.localModel.nodeGroups ({', '.join(groups) or 'none'})")  # fmt: skip
-            group = local.node_groups[cache.node_group or groups[0]]
+            group = local.node_groups[local.group_of(cache)]
             wanted = {**model.node_selector, **({"nvidia.com/gpu.product": model.gpu.product} if model.gpu.product else {})}
             clash = {k: v for k, v in wanted.items() if k in group.node_selector and group.node_selector[k] != v}
             if clash:
@@ -288,10 +288,10 @@ class StackConfig(Strict):
         cache = getattr(model, "cache", None)
         if cache is None or not cache.enabled:
             return model
-        groups = self.platform.kserve.local_model.node_groups
-        name = cache.node_group or next(iter(groups))
+        local = self.platform.kserve.local_model
+        name = local.group_of(cache)
         return model.model_copy(update={"cache": cache.model_copy(update={"node_group": name}),
-                                        "node_selector": {**groups[name].nodes, **model.node_selector}})
+                                        "node_selector": {**local.node_groups[name].nodes, **model.node_selector}})
 
     def _network_policy(self) -> NetworkPolicySettings:
         """The stack's policy with the platform's namespaces: Prometheus (scrapes), the Knative

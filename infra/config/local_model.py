@@ -62,6 +62,11 @@ class LocalModelSettings(Strict):
     node_groups: dict[str, NodeGroup] = Field(default_factory=dict)
     """Node groups by name (DNS-1035): models name one in cache.nodeGroup."""
 
+    def group_of(self, cache: ModelCache) -> str:
+        """The node group a cache uses: the one it names, else the only one there is (the stack
+        config refuses an unnamed group when there are several)."""
+        return cache.node_group or next(iter(self.node_groups))
+
 
 class ModelCache(Strict):
     """Per model: keep the weights on the node group's local disk (KServe LocalModelCache)."""

@@ -292,13 +292,14 @@ def plan_stack(config: StackConfig) -> StackPlan:
 def _warn_tainted_cache_groups(config: StackConfig, plans: list[ModelPlan]) -> None:
     """Found with the real node agent (tests/test_local_model_engine.py): KServe v0.20's download
     Jobs carry no tolerations, so on tainted group nodes the cache never fills."""
-    groups = config.platform.kserve.local_model.node_groups
+    local = config.platform.kserve.local_model
+    groups = local.node_groups
     by_name = {p.name: p for p in plans}
     for model in config.models:
         cache, plan = getattr(model, "cache", None), by_name.get(model.name)
         if cache is None or not cache.enabled or not groups or plan is None:
             continue
-        name = cache.node_group or next(iter(groups))
+        name = local.group_of(cache)
         if not groups[name].untainted:
             plan.plan.warnings.append(
                 f"node group {name!r}: KServe v0.20's cache download Jobs tolerate no taint, so on nodes tainted "
@@ -310,7 +311,8 @@ def _warn_tainted_cache_groups(config: StackConfig, plans: list[ModelPlan]) -> N
 def _cache_capacity_errors(config: StackConfig, models: list[Model]) -> list[str]:
     """The cached models of a node group must fit its per-node capacity together (every node of the
     group holds every model cached there; KServe checks neither modelSize nor storageLimit)."""
-    groups = config.platform.kserve.local_model.node_groups
+    local = config.platform.kserve.local_model
+    groups = local.node_groups
     used: dict[str, float] = {}
     errors = []
     for i, model in enumerate(config.models):
@@ -318,7 +320,7 @@ def _cache_capacity_errors(config: StackConfig, models: list[Model]) -> list[str
         cache = getattr(resolved, "cache", None)
         if cache is None or not cache.enabled or not groups:
             continue
-        name = cache.node_group or next(iter(groups))
+        name = local.group_of(cache)
         size, capacity = float(parse_quantity(cache.model_size)), float(parse_quantity(groups[name].capacity))
         used[name] = used.get(name, 0.0) + size
         if used[name] > capacity:
