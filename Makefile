@@ -95,7 +95,7 @@ schema: $(VENV)/.installed
 
 # pytest exit code 5 means no test ran: that must fail, not pass silently.
 test: setup
-	$(VENV)/bin/ruff check --select F,E9 infra policies smoke tests tools
+	$(VENV)/bin/ruff check --select F,E9 infra localcp policies smoke tests tools
 	$(PY) -m infra schema --check
 	$(PY) -m pytest --durations=15; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 
 from localcp.cluster import LocalCluster
-from localcp.process import LocalProcess, ProcessError, free_port
+from localcp.process import LocalProcess, free_port
 from localcp.toolchain import bin_dir
 
 # Flags whose values are machine-local here (each process gets free ports; the config is a file).

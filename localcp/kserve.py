@@ -6,9 +6,13 @@ with that CA (as envtest's WebhookInstallOptions does). Standard (raw Deployment
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
+import subprocess
+import tempfile
+from functools import cache
 from pathlib import Path
 
 import httpx
@@ -37,13 +41,10 @@ def chart_objects(chart: str, values: dict, namespace: str = NAMESPACE) -> list[
     return render_chart(chart, pin("KSERVE_VERSION"), values, release="kserve", namespace=namespace)
 
 
+@cache
 def module_dir() -> Path:
     """The pinned KServe release's Go module (in the Go module cache since the toolchain built
     its manager from it): the source of what ../shared/charts lacks, e.g. the local-model CRDs."""
-    import json
-    import subprocess
-    import tempfile
-
     with tempfile.TemporaryDirectory() as scratch:
         result = subprocess.run(["go", "mod", "download", "-json", f"github.com/kserve/kserve@{pin('KSERVE_VERSION')}"],
                                 capture_output=True, text=True, cwd=scratch, timeout=600, env={**os.environ, "GOFLAGS": "-mod=mod"})  # fmt: skip
