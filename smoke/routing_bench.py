@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from infra.diagnose import parse_exposition
+from smoke.server_counters import COUNTERS, read
 
 MODEL = "tiny"
 WORDS = ("policy manual section answer customer order refund shipping account invoice warranty "
@@ -146,13 +146,10 @@ def run_mode(mode: str, urls: list[str], systems: list[str], users: int, turns: 
     return result
 
 
-def predicted_tokens(metrics_urls: list[str]) -> float:
-    total = 0.0
-    for url in metrics_urls:
-        for sample in parse_exposition(httpx.get(url, timeout=10).text):
-            if sample.name == "llamacpp:tokens_predicted_total":
-                total += sample.value
-    return total
+def predicted_tokens(server_roots: list[str]) -> float:
+    """Tokens the replicas generated, from their own counters (the bench's trust check reads the same)."""
+    counter = COUNTERS["llamacpp"]["tokens"]
+    return sum((read(root, {}, MODEL) or {}).get(counter, 0.0) for root in server_roots)
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -235,14 +232,14 @@ def main(argv: list[str] | None = None) -> int:
             routed = RoutedModel(cluster, work / "routed", objects, MODEL, serve_replica, MODEL_NAMESPACE_LABELS).start()
             try:
                 direct = [s.base_url for s in routed.servers]
-                metrics = [s.base_url.removesuffix("/v1") + "/metrics" for s in routed.servers]
+                roots = [s.base_url.removesuffix("/v1") for s in routed.servers]
                 rng = random.Random(args.seed)
                 rows: list[ModeResult] = []
                 for mode, urls in (("ideal", direct[:1]), ("round-robin", direct), ("picker", [routed.route_url])):
                     systems = system_prompts(args.system_prompts, args.system_words, rng)
                     print(f"== {mode}: {args.users} users x {args.turns} turns over {len(systems)} system prompts", flush=True)
                     rows.append(run_mode(mode, urls, systems, args.users, args.turns, args.concurrency, args.max_tokens,
-                                         rng, lambda: predicted_tokens(metrics), args.user_words))  # fmt: skip
+                                         rng, lambda: predicted_tokens(roots), args.user_words))  # fmt: skip
                     if rows[-1].first_error:
                         print(f"   {rows[-1].errors} failed, first: {rows[-1].first_error}", flush=True)
             finally:
