@@ -28,6 +28,7 @@ from infra.config.types import Image, ModelSource, Resources, Toleration  # noqa
 from infra.config.observability import Observability
 from infra.config.sglang import SglangModel
 from infra.config.platform import PlatformSettings
+from infra.config.local_model import DEFAULT_JOB_NAMESPACE
 from infra.config.routing import InferenceGateway
 
 # One entry of `models`, by its runtime.
@@ -125,7 +126,7 @@ class ChartValues(Strict):
     selectors match when a preinstalled stack selects only its own release's objects."""
     inference_gateway: InferenceGateway = Field(default_factory=InferenceGateway)
     """The Gateway whose HTTPRoutes reach routed models (models' routing) through their InferencePool."""
-    local_model_job_namespace: str = Field(default="kserve-localmodel-jobs", pattern=DNS1035)
+    local_model_job_namespace: str = Field(default=DEFAULT_JOB_NAMESPACE, pattern=DNS1035)
     """Where KServe's node agents run the cache download Jobs (platform.kserve.localModel.jobNamespace):
     the cached models' alert watches them."""
     epp_image: ImageRef = versions.EPP_IMAGE

@@ -23,6 +23,8 @@ CACHEABLE_SCHEMES = ("hf", "s3")
 # hard-codes the selector (kserve-localmodel-resources files/resources.yaml) and values can add to
 # it but not remove it (found rendering the chart). A group's nodes must carry it.
 AGENT_NODE_LABEL = ("kserve/localmodel", "worker")
+# kserve-resources' default localModel.jobNamespace.
+DEFAULT_JOB_NAMESPACE = "kserve-localmodel-jobs"
 
 
 class NodeGroup(Strict):
@@ -57,7 +59,7 @@ class LocalModelSettings(Strict):
     enabled: bool = False
     """Install KServe's local-model controller and node agent and turn on the InferenceService
     defaulter's cache lookup (inferenceservice-config localModel.enabled)."""
-    job_namespace: str = Field(default="kserve-localmodel-jobs", pattern=DNS1035)
+    job_namespace: str = Field(default=DEFAULT_JOB_NAMESPACE, pattern=DNS1035)
     """Where the download Jobs and their claims live (created by the platform layer)."""
     node_groups: dict[str, NodeGroup] = Field(default_factory=dict)
     """Node groups by name (DNS-1035): models name one in cache.nodeGroup."""
