@@ -1,7 +1,8 @@
 # Everything a fresh machine needs, from the project's own files. The README's two commands:
 #   make local   main job: `pulumi up` of the `local` stack (real Pulumi engine and Kubernetes
-#                provider) on a local control plane (kube-apiserver + kwok), then the smoke suite
-#                against a real llama-server, from the stack outputs
+#                provider) on a local control plane (kube-apiserver + kwok + the KServe controller),
+#                then the smoke suite from the stack outputs against real local servers (llama-server,
+#                vLLM's CPU build) and, for its in-cluster checks, against that cluster
 #   make test    set up, then run every test tier (including the engine tiers: make e2e)
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -74,14 +75,20 @@ bench-local: setup
 bench-routing: $(VENV)/.installed llama-server
 	$(PY) -m smoke.routing_bench --json out/routing-bench.json --plot out/routing-bench.png
 
-# Builds only what it uses: the venv, llama-server, and the kube, pulumi and helm toolchain components.
-local: $(VENV)/.installed llama-server
+# Builds only what it uses: the venv, llama-server, the vLLM venv (its CPU build serves the stack's
+# vLLM model) and the kube, pulumi, helm and kserve toolchain components.
+local: $(VENV)/.installed llama-server vllm-venv
 	$(PY) -m localcp up --stack local
 
 # The Pulumi CLI on the local stack's workspace and cluster: make pulumi ARGS="preview --diff".
 .PHONY: pulumi
 pulumi: $(VENV)/.installed
 	$(PY) -m localcp pulumi $(ARGS)
+
+# kubectl of the server's version on the local cluster: make kubectl ARGS="get pods -A".
+.PHONY: kubectl
+kubectl: $(VENV)/.installed
+	$(PY) -m localcp kubectl $(ARGS)
 
 # The engine tiers alone: Pulumi preview/up/destroy, the policy pack under the engine, KServe.
 e2e: $(VENV)/.installed llama-server toolchain

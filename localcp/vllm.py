@@ -34,6 +34,14 @@ def vllm_python() -> str:
     return result.stdout.split()[-1]
 
 
+def write_tiny_model(kind: str, out: Path) -> Path:
+    """A tiny random-weight checkpoint of `kind` (smoke/tiny_hf.py, run in the vLLM venv) in `out`."""
+    result = subprocess.run([vllm_python(), str(REPO_ROOT / "smoke" / "tiny_hf.py"), kind, str(out)], capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        raise ProcessError(f"writing the tiny {kind} model failed:\n{result.stderr[-3000:]}")
+    return out
+
+
 @dataclass(frozen=True)
 class Substitution:
     flag: str

@@ -305,12 +305,13 @@ VLLM_MODEL = "tiny-vllm"
 
 def write_tiny_hf(kind: str, out: Path) -> Path:
     """A tiny random-weight checkpoint of `kind` (smoke/tiny_hf.py, run in the vLLM venv)."""
-    from localcp.vllm import vllm_python
+    from localcp.process import ProcessError
+    from localcp.vllm import write_tiny_model
 
-    result = subprocess.run([vllm_python(), str(REPO_ROOT / "smoke" / "tiny_hf.py"), kind, str(out)], capture_output=True, text=True, timeout=600)
-    if result.returncode != 0:
-        pytest.fail(f"writing the tiny {kind} model failed:\n{result.stderr[-3000:]}")
-    return out
+    try:
+        return write_tiny_model(kind, out)
+    except ProcessError as err:
+        pytest.fail(str(err))
 
 
 def vllm_chart_args(entry: dict[str, Any]) -> list[str]:

@@ -49,6 +49,7 @@ def test_main_job_notes_say_what_is_real_and_how_to_go_on() -> None:
     assert "python -m smoke.local_server --keep" in text
     assert "make cluster-down" in text and "make clean-local" in text
     assert 'make pulumi ARGS="preview --diff"' in text
+    assert 'make kubectl ARGS="get all -n llm-local"' in text
 
 
 def test_local_pulumi_command_needs_the_local_cluster(tmp_path: Path, monkeypatch) -> None:
@@ -59,3 +60,11 @@ def test_local_pulumi_command_needs_the_local_cluster(tmp_path: Path, monkeypatc
     monkeypatch.setattr(cli, "CLUSTER_DIR", tmp_path / "no-cluster")
     monkeypatch.setattr(cli, "bin_dir", lambda *components: tmp_path)
     assert cli.main(["pulumi", "preview"]) == 1
+
+
+def test_local_kubectl_command_needs_the_local_cluster(tmp_path: Path, monkeypatch, capsys) -> None:
+    import localcp.__main__ as cli
+
+    monkeypatch.setattr(cli, "CLUSTER_DIR", tmp_path / "no-cluster")
+    assert cli.main(["kubectl", "get", "pods"]) == 1
+    assert "run `make local` first" in capsys.readouterr().err
