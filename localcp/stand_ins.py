@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from localcp.cluster import LocalCluster
+from localcp.process import reap_on_exit
 from localcp.vllm import VllmServer, write_tiny_model
 
 # Runtimes with no server that runs here; their models are left out of the smoke run, saying why.
@@ -42,6 +43,10 @@ def stand_ins(outputs: dict, cluster: LocalCluster, workdir: Path) -> Iterator[d
     Every server is stopped on exit, also when a later one fails to start."""
     from smoke.local_server import llama_bin_dir, make_models, serve
 
+    # The cluster and KServe (started before) outlive this process on purpose; the stand-ins must
+    # not: from here on SIGTERM unwinds this block (stopping every server) and the vLLM process
+    # also dies with its parent on a SIGKILL.
+    reap_on_exit()
     namespace = outputs["namespace"]
     served: dict[str, dict] = {}
     with ExitStack() as running:

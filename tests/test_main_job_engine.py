@@ -8,8 +8,10 @@ and its in-cluster checks against the local cluster."""
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import REPO_ROOT
@@ -24,6 +26,7 @@ def main_job(tmp_path_factory: pytest.TempPathFactory):
     command = [sys.executable, "-m", "localcp", "up", "--stack", "local", "--state-dir", str(state)]
     try:
         result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800)
+        result.state = state  # type: ignore[attr-defined]  # the cluster stays up for the tests below
         yield result
     finally:
         stop = subprocess.run([sys.executable, "-m", "localcp", "cluster", "stop", str(state / ".cluster")],
@@ -71,6 +74,34 @@ def test_exec_checks_on_kwok_pods_say_why_they_are_skipped(main_job) -> None:
     assert exec_skips and all("which runs no container to exec into" in ln for ln in exec_skips), skipped
 
 
+def _stand_ins_running() -> list[str]:
+    """PIDs of the main job's stand-in servers (vLLM under the local vLLM model's name, llama-server
+    under the llama.cpp model's alias)."""
+    patterns = (f"vllm.entrypoints.openai.api_server.*--served-model-name={VLLM_MODEL}", f"llama-server.*--alias {LLAMA_MODEL}")
+    return [pid for p in patterns for pid in subprocess.run(["pgrep", "-f", p], capture_output=True, text=True).stdout.split()]
+
+
 def test_main_job_leaves_no_stand_in_running(main_job) -> None:
-    left = subprocess.run(["pgrep", "-f", "vllm.entrypoints.openai.api_server.*--served-model-name=qwen3-small"], capture_output=True, text=True)
-    assert left.stdout.strip() == "", f"vLLM stand-in still running: pids {left.stdout.split()}"
+    assert _stand_ins_running() == [], "stand-in servers still running after the main job ended"
+
+
+def test_sigterm_during_the_smoke_run_stops_every_stand_in(main_job) -> None:
+    """`make local` stopped (SIGTERM, e.g. a CI timeout) while its stand-ins serve: none is left
+    behind; the cluster it reused keeps running (it is meant to outlive the job)."""
+    command = [sys.executable, "-m", "localcp", "up", "--stack", "local", "--state-dir", str(main_job.state)]
+    job = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in job.stdout:  # bounded by the job's own start timeouts
+            if line.startswith(f"== {LLAMA_MODEL} ({LLAMA_MODEL}) served at"):  # both stand-ins are up (sorted: vLLM first)
+                break
+        assert len(_stand_ins_running()) == 2, "the stand-ins did not both start"
+        job.send_signal(signal.SIGTERM)
+        job.wait(timeout=120)
+    finally:
+        job.kill()
+        job.wait()
+    deadline = time.monotonic() + 30
+    while _stand_ins_running() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _stand_ins_running() == [], "stand-in servers outlived the stopped main job"
+    assert (main_job.state / ".cluster" / "kube-apiserver.pid").exists()
