@@ -131,6 +131,13 @@ def start_kserve(cluster: LocalCluster) -> KServeController:
     return manager.start()
 
 
+def _running(target: LocalCluster) -> bool:
+    """The commands that act on `make local`'s cluster say what to run first when it is down."""
+    if not target.running():
+        print("error: the local cluster is not running; run `make local` first", file=sys.stderr)
+    return target.running()
+
+
 def pulumi(args: list[str]) -> int:
     """The Pulumi CLI against the local workspace and cluster that `up` made: its backend, secrets
     passphrase, plugins and kubeconfig set, so `python -m localcp pulumi preview --diff` is all a
@@ -138,8 +145,7 @@ def pulumi(args: list[str]) -> int:
     try:
         bins = bin_dir("kube", "pulumi")
         target = LocalCluster(CLUSTER_DIR)
-        if not target.running():
-            print("error: the local cluster is not running; run `make local` first", file=sys.stderr)
+        if not _running(target):
             return 1
         workspace = PulumiWorkspace(WORKSPACE_DIR, bins, target.kubeconfig)
     except (ToolchainError, ClusterError, PulumiError) as err:
@@ -153,8 +159,7 @@ def kubectl(args: list[str]) -> int:
     """kubectl of the server's version on the local cluster: `python -m localcp kubectl get pods -A`."""
     try:
         target = LocalCluster(CLUSTER_DIR)
-        if not target.running():
-            print("error: the local cluster is not running; run `make local` first", file=sys.stderr)
+        if not _running(target):
             return 1
         return subprocess.run([str(target.bin_dir / "kubectl"), "--kubeconfig", str(target.kubeconfig), *args]).returncode
     except (ToolchainError, ClusterError) as err:
