@@ -135,5 +135,7 @@ def test_program_installs_the_inference_crds_from_the_configured_manifests() -> 
     manifests = ["https://mirror.internal/gateway-api/standard-install.yaml", "https://mirror.internal/gie/manifests.yaml"]
     mocks, exports = run_program({"namespace": "llm-unit", "deployModels": False,
                                   "platform": {"inferenceGateway": {"enabled": True, "crdManifests": manifests}}})  # fmt: skip
-    files = [r.inputs["file"] for r in mocks.of_type("kubernetes:yaml/v2:ConfigFile")]
-    assert files == manifests and "inference_crds" in exports["platform"]
+    # The ConfigFiles do not depend on each other, so the mock runtime may register them in any
+    # order: compare by resource name (one per manifest, numbered in the configured order).
+    files = {r.name: r.inputs["file"] for r in mocks.of_type("kubernetes:yaml/v2:ConfigFile")}
+    assert files == {f"inference-crds-{i}": m for i, m in enumerate(manifests)} and "inference_crds" in exports["platform"]
