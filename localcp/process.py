@@ -72,7 +72,8 @@ def stop_all() -> list[str]:
     return stopped
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when the thread that started it dies (also on SIGKILL)."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
@@ -98,7 +99,7 @@ class LocalProcess:
         self.state.mkdir(parents=True, exist_ok=True)
         with self.log.open("w") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                       preexec_fn=_die_with_parent if _reaping else None)  # fmt: skip
+                                       preexec_fn=die_with_parent if _reaping else None)  # fmt: skip
         self.pid_file.write_text(str(process.pid))
         self._process = process
         if _reaping:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 
+from localcp.process import die_with_parent
 from smoke.tiny_gguf import write as write_gguf
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +91,9 @@ def serve(bin_dir: Path, model: Path, alias: str, api_key: str | None = None, ti
         "--threads", "1", "--metrics", *(["--api-key", api_key] if api_key else []),
     ]  # fmt: skip
     with log.open("w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        # Stopped when this block exits; and if the process running it is SIGKILLed (no block
+        # exits then), the kernel sends the server SIGTERM.
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
     try:
         try:
             wait_healthy(f"http://{host}:{port}", process, timeout)

@@ -5,7 +5,9 @@ start the server, and the bench produces its table, JSON and plot."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -152,28 +154,58 @@ def test_bench_writes_table_json_and_plot(llama_servers, tmp_path: Path, capsys:
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def _keep_mode_serving() -> tuple[subprocess.Popen[str], list[int], Path]:
+    """Start `python -m smoke.local_server --keep`; return it, its two llama-server pids and its
+    files' directory once it serves (bounded: 240 s)."""
+    proc = subprocess.Popen([sys.executable, "-m", "smoke.local_server", "--keep"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    deadline, line = time.monotonic() + 240, ""
+    while time.monotonic() < deadline and not line.startswith("serving "):
+        line = proc.stdout.readline() or line
+        if proc.poll() is not None:
+            break
+    match = re.search(r"pids (\d+),(\d+), files in (\S+)\)", line)
+    if not match:
+        proc.kill()
+        pytest.fail(f"never reached serving: last line {line!r}")
+    return proc, [int(p) for p in match.group(1, 2)], Path(match.group(3))
+
+
+def _gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_keep_mode_stops_servers_and_removes_files_on_signal(llama_bin: Path, sig: signal.Signals) -> None:
     """`python -m smoke.local_server --keep`, signalled while serving, leaves no llama-server and no
-    temporary files behind (bounded: 240 s to reach serving, 20 s to stop)."""
-    proc = subprocess.Popen([sys.executable, "-m", "smoke.local_server", "--keep"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    temporary files behind (bounded: 20 s to stop)."""
+    proc, pids, files = _keep_mode_serving()
     try:
-        deadline, line = time.monotonic() + 240, ""
-        while time.monotonic() < deadline and not line.startswith("serving "):
-            line = proc.stdout.readline() or line
-            if proc.poll() is not None:
-                break
-        match = re.search(r"pids (\d+),(\d+), files in (\S+)\)", line)
-        assert match, f"never reached serving: last line {line!r}"
         proc.send_signal(sig)
         assert proc.wait(timeout=20) is not None
-        for pid in map(int, match.group(1, 2)):
-            assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
-        assert not Path(match.group(3)).exists()
+        assert all(_gone(pid) for pid in pids)
+        assert not files.exists()
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_servers_die_with_a_killed_keep_process(llama_bin: Path) -> None:
+    """SIGKILL gives the owner no chance to stop its servers; the kernel does (PR_SET_PDEATHSIG in
+    smoke.local_server.serve): no llama-server is left serving (bounded: 10 s)."""
+    proc, pids, files = _keep_mode_serving()
+    try:
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(_gone(pid) for pid in pids):
+            time.sleep(0.1)
+        assert [pid for pid in pids if not _gone(pid)] == []
+    finally:
+        for pid in pids:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(files, ignore_errors=True)  # a killed process cannot remove its own files
 
 
 def test_server_flags_file_lists_the_real_llama_server_flags(llama_bin: Path) -> None:
