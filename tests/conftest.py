@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,18 @@ from localcp.process import reap_on_exit
 from localcp.pulumi import PulumiWorkspace
 from localcp.toolchain import ToolchainError, bin_dir
 
-# Every local process a test starts is stopped when pytest exits, also on Ctrl-C or when killed.
+
+
+def _interrupt_on_sigterm(signum: int, frame: object) -> None:
+    # pytest records SystemExit raised in a test as that test's failure and goes on to the next
+    # (a SIGTERM from a CI timeout would not stop the run); KeyboardInterrupt ends the session
+    # and still runs every fixture's teardown (_pytest/runner.py: get_reraise_exceptions).
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# Every local process a test starts is stopped when pytest exits, also on Ctrl-C or when killed;
+# SIGTERM stops the session like Ctrl-C (reap_on_exit keeps a handler that is already set).
+signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
 reap_on_exit()
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -84,3 +84,44 @@ def test_a_cluster_started_from_the_cli_outlives_its_command(tmp_path: Path) -> 
         owner.kill()
         if _alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+SESSION = textwrap.dedent(
+    """
+    import time
+    from pathlib import Path
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def server(tmp_path_factory):
+        yield
+        Path(__file__).with_name("teardown-ran").touch()
+
+    def test_long(server):
+        Path(__file__).with_name("long-started").touch()
+        time.sleep(120)
+
+    def test_next():
+        Path(__file__).with_name("next-ran").touch()
+    """
+)
+
+
+def test_sigterm_ends_the_test_session_after_its_teardown(tmp_path: Path) -> None:
+    """A CI timeout's SIGTERM stops pytest, with the session's fixtures torn down (their servers
+    stopped), instead of failing only the running test and going on (tests/conftest.py)."""
+    (tmp_path / "test_session.py").write_text(SESSION)
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "tests") + os.pathsep + str(REPO_ROOT)}
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "conftest", "-p", "no:cacheprovider", "test_session.py"],
+                           cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "long-started").exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (tmp_path / "long-started").exists(), f"the long test never started: {run.communicate(timeout=10)[0][-2000:]}"
+        run.send_signal(signal.SIGTERM)
+        output = run.communicate(timeout=20)[0]
+        assert run.returncode == 2, output[-2000:]  # pytest's "interrupted"
+        assert (tmp_path / "teardown-ran").exists() and not (tmp_path / "next-ran").exists(), output[-2000:]
+    finally:
+        run.kill()
