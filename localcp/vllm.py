@@ -77,11 +77,55 @@ CPU_SUBSTITUTIONS = [
 ]
 # Added on CPU: no CUDA graphs to capture, and torch.compile on 2 cores would dominate start-up.
 CPU_ADDITIONS = ["--enforce-eager"]
-# The engine's OpenMP threads spin on the cores they are bound to (all of them by default): on a
-# 2-core machine the API server process then answered /metrics only after a generation ended, and
-# its gauges read 0 throughout. The engine gets core 0; the API server, clients, Prometheus and the
-# control plane share the rest.
+# The engine spins on the cores it runs on, in two processes: the worker's OpenMP threads (bound to
+# VLLM_CPU_OMP_THREADS_BIND, all cores by default), and the EngineCore process, which busy-waits on
+# the shared-memory queue to the worker with sched_yield for 1 s after each read
+# (vllm/distributed/device_communicators/shm_broadcast.py: SpinCondition, acquire_read; the CPU
+# platform forces this multiprocess executor: vllm/platforms/cpu.py check_and_update_config).
+# Left floating, the EngineCore starved every other process of a 2-core machine for seconds at a
+# time (kernel 6.18: a 0.1 s sleep loop in the test process woke 22 times in 12.8 s; /metrics was
+# answered only after a generation ended, so vllm:num_requests_running read 0 throughout). The
+# engine (worker and EngineCore) gets core 0; the API server, clients, Prometheus and the control
+# plane share the rest. With both on core 0 the same generation took as long (12.9 s vs 12.8 s).
 CPU_ENGINE_CORES = os.environ.get("LLM_PLATFORM_VLLM_CPU_CORES", "0")
+
+
+def core_set(spec: str) -> set[int] | None:
+    """`0`, `0-3`, `0,2-3` (VLLM_CPU_OMP_THREADS_BIND's list form) -> the cores; None for its
+    `auto`/`nobind` or anything else that is not a list (then nothing is pinned)."""
+    if not re.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*", spec):
+        return None
+    cores: set[int] = set()
+    for part in spec.split(","):
+        first, _, last = part.partition("-")
+        cores.update(range(int(first), int(last or first) + 1))
+    return cores
+
+
+def pin_process(pid: int, cores: set[int]) -> None:
+    """Every thread of `pid` onto `cores` (threads it starts later inherit it)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), cores)
+        except ProcessLookupError:  # a thread that ended meanwhile
+            pass
+
+
+def engine_core_pids(api_server_pid: int) -> list[int]:
+    """The API server's EngineCore processes (vLLM names them VLLM::EngineCore; comm keeps 15 chars)."""
+    children = Path(f"/proc/{api_server_pid}/task/{api_server_pid}/children")
+    try:
+        pids = [int(p) for p in children.read_text().split()]
+    except FileNotFoundError:  # the API server has exited
+        return []
+    return [p for p in pids if _comm(p).startswith("VLLM::EngineCor")]
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text()
+    except FileNotFoundError:  # exited meanwhile
+        return ""
 
 
 def cpu_args(chart_args: list[str], model_dir: Path, port: int, lora_dirs: dict[str, Path] | None = None,
@@ -136,6 +180,10 @@ class VllmServer:
             self.process.start_ready(self.command(), http_ok(f"{self.url}/health"), timeout, env=self.env())
         except ProcessError as err:
             raise ProcessError(f"vLLM refused {' '.join(self.args)}: {self.error_line() or err}\n{err}") from None
+        cores = core_set(CPU_ENGINE_CORES)
+        if cores and self.process.pid:
+            for pid in engine_core_pids(self.process.pid):
+                pin_process(pid, cores)
         return self
 
     def stop(self, grace: float = 30) -> bool:

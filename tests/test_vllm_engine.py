@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import subprocess
 import sys
@@ -92,6 +93,25 @@ def test_diagnose_reads_real_vllm_metrics(vllm_server) -> None:
     report = json.loads(result.stdout)
     assert report["runtime"] == "vllm", report
     assert [k for k, v in report["observed"].items() if v is None] == [], report["observed"]
+
+
+def test_the_engine_core_runs_on_the_engine_cores_beside_its_worker(vllm_server) -> None:
+    """The EngineCore busy-waits on its worker (localcp/vllm.py CPU_ENGINE_CORES): it is pinned to
+    the engine's cores, while the API server keeps every core (it answers /metrics during a run)."""
+    from localcp.vllm import CPU_ENGINE_CORES, core_set, engine_core_pids
+
+    cores = core_set(CPU_ENGINE_CORES)
+    [engine_core] = engine_core_pids(vllm_server.process.pid)
+    threads = os.listdir(f"/proc/{engine_core}/task")
+    assert {t: os.sched_getaffinity(int(t)) for t in threads} == {t: cores for t in threads}
+    assert os.sched_getaffinity(vllm_server.process.pid) == os.sched_getaffinity(0) != cores
+
+
+@pytest.mark.parametrize(("spec", "cores"), [("0", {0}), ("0-2", {0, 1, 2}), ("0,2-3", {0, 2, 3}), ("auto", None), ("nobind", None), ("0-", None)])
+def test_engine_core_spec_reads_vllms_list_form(spec: str, cores: set[int] | None) -> None:
+    from localcp.vllm import core_set
+
+    assert core_set(spec) == cores
 
 
 def test_continuous_batching_lets_a_short_request_finish_during_a_long_one(vllm_server) -> None:
