@@ -88,6 +88,8 @@ CPU_ADDITIONS = ["--enforce-eager"]
 # engine (worker and EngineCore) gets core 0; the API server, clients, Prometheus and the control
 # plane share the rest. With both on core 0 the same generation took as long (12.9 s vs 12.8 s).
 CPU_ENGINE_CORES = os.environ.get("LLM_PLATFORM_VLLM_CPU_CORES", "0")
+# vLLM on its generic x86 kernels, not its AMX ones (why: the sitecustomize.py there).
+VLLM_SITE = Path(__file__).resolve().parent / "vllm_site"
 
 
 def core_set(spec: str) -> set[int] | None:
@@ -173,7 +175,9 @@ class VllmServer:
         home.mkdir(parents=True, exist_ok=True)
         return {**os.environ, "HOME": str(home), "HF_HOME": str(home / "hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                 "VLLM_CPU_KVCACHE_SPACE": str(self.kv_cache_gib), "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
-                "VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_OMP_THREADS_BIND": CPU_ENGINE_CORES, **self.extra_env}  # fmt: skip
+                "VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_OMP_THREADS_BIND": CPU_ENGINE_CORES,
+                "PYTHONPATH": os.pathsep.join([str(VLLM_SITE), *filter(None, [os.environ.get("PYTHONPATH")])]),
+                **self.extra_env}  # fmt: skip
 
     def start(self, timeout: float = 600) -> VllmServer:
         try:

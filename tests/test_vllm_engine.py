@@ -114,6 +114,16 @@ def test_engine_core_spec_reads_vllms_list_form(spec: str, cores: set[int] | Non
     assert core_set(spec) == cores
 
 
+def test_the_servers_python_sees_no_amx_so_vllm_runs_its_generic_kernels(vllm_server) -> None:
+    """localcp/vllm_site/sitecustomize.py: on a host with AMX, vLLM's AMX MoE and sliding-window
+    kernels died with SIGILL (no tile-data permission); every process of the server gets the patch."""
+    from localcp.vllm import vllm_python
+
+    probe = "import torch.cpu; print(torch.cpu._is_amx_tile_supported())"
+    result = subprocess.run([vllm_python(), "-c", probe], env=vllm_server.env(), capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "False", result.stderr[-2000:]
+
+
 def test_continuous_batching_lets_a_short_request_finish_during_a_long_one(vllm_server) -> None:
     """Two long generations and, a second later, a short one: vLLM schedules every arrival into the
     running batch (vllm:num_requests_running reaches 2 with both long ones in flight), so the short

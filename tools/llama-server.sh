@@ -8,7 +8,14 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 sdist_version=$(cd "$here" && python3 -m infra.versions llamacpp-bin-sdist)
 cache=${LLM_PLATFORM_CACHE:-$HOME/.cache/llm-platform}
-prefix="$cache/llama-server/$sdist_version"
+# A portable x86-64-v3 build (AVX2, FMA, F16C, BMI2), not -march=native: the cached binary must run
+# on whichever host the cache is on, and ggml's AMX kernels of this build fault. Measured on a host
+# with AMX (2026-12-05): every Q4_0 matmul died with SIGILL at `tilezero` in
+# ggml_backend_amx_mul_mat although arch_prctl(ARCH_REQ_XCOMP_PERM) succeeded; the tile config is
+# never in effect (llama.cpp PR #26954: the config on the stack is optimised away, and the
+# permission is requested on one thread only).
+flavour=x86-64-v3
+prefix="$cache/llama-server/$sdist_version-$flavour"
 bin="$prefix/bin"
 
 if [[ -x "$bin/llama-server" && -x "$bin/llama-quantize" ]]; then
@@ -48,6 +55,7 @@ src=$(dirname "$(dirname "$(find "$work" -type d -path '*/tools/server' | head -
 cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
   -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DBUILD_SHARED_LIBS=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_CUDA=OFF -DGGML_METAL=OFF \
+  -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
   >"$work/configure.log" 2>&1 || { tail -n 40 "$work/configure.log" >&2; exit 1; }
 cmake --build "$work/build" --target llama-server llama-quantize -j "$(nproc)" \
   >"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log" >&2; exit 1; }
