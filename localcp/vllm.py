@@ -176,7 +176,7 @@ class VllmServer:
         return {**os.environ, "HOME": str(home), "HF_HOME": str(home / "hf"), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                 "VLLM_CPU_KVCACHE_SPACE": str(self.kv_cache_gib), "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1",
                 "VLLM_TARGET_DEVICE": "cpu", "VLLM_CPU_OMP_THREADS_BIND": CPU_ENGINE_CORES,
-                "PYTHONPATH": os.pathsep.join([str(VLLM_SITE), *filter(None, [os.environ.get("PYTHONPATH")])]),
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(VLLM_SITE), os.environ.get("PYTHONPATH")])),
                 **self.extra_env}  # fmt: skip
 
     def start(self, timeout: float = 600) -> VllmServer:

@@ -26,7 +26,6 @@ from localcp.pulumi import PulumiWorkspace
 from localcp.toolchain import ToolchainError, bin_dir
 
 
-
 def _interrupt_on_sigterm(signum: int, frame: object) -> None:
     # pytest records SystemExit raised in a test as that test's failure and goes on to the next
     # (a SIGTERM from a CI timeout would not stop the run); KeyboardInterrupt ends the session
